@@ -1,0 +1,374 @@
+package jma
+
+import (
+	"math"
+	"time"
+)
+
+// Report is one parsed JMA document. Exactly one of Earthquake, EEW, Tsunami,
+// Warnings and Notice is set for a supported family; none is set for
+// FamilyUnsupported, and a 取消 report carries only BodyText.
+type Report struct {
+	Type          string // data type code from Control/Title, e.g. "VXSE53"; "" when unknown
+	Family        Family // routing family (Body namespace and Control/Title)
+	Control       Control
+	Head          Head
+	BodyNamespace string // namespace URI of Body; "" when there is no Body
+
+	Earthquake *Earthquake // VXSE51/52/53
+	EEW        *EEW        // VXSE42/43/44/45
+	Tsunami    *Tsunami    // VTSE41/51/52
+	Warnings   *Warnings   // VPWW53/54/55–61
+	Notice     *Notice     // VPNO50 (Headline only)
+
+	BodyText string   // Body/Text (the text of a 取消, or a free body text)
+	Comments Comments // Body/Comments codes and texts
+}
+
+// Supported reports whether the report's family is typed by this package.
+func (r *Report) Supported() bool { return r.Family != FamilyUnsupported }
+
+// Cancel reports whether Head/InfoType is 取消.
+func (r *Report) Cancel() bool { return r.Head.InfoType == InfoCancel }
+
+// Control is the 管理部. DateTime is in UTC.
+type Control struct {
+	Title            string
+	DateTime         time.Time // UTC
+	Status           Status
+	EditorialOffice  string
+	PublishingOffice []string // xs:list: space-separated offices
+}
+
+// Head is the ヘッダ部. Times are in JST (UTC+9).
+type Head struct {
+	Title             string
+	ReportDateTime    time.Time
+	ReportDateTimeRaw string     // as written, e.g. "2021-02-17T23:09:00+09:00"
+	TargetDateTime    *time.Time // nil when absent or xsi:nil
+	ValidDateTime     *time.Time // nil when absent
+	EventIDs          []string   // space-separated list; empty for weather warnings
+	InfoType          InfoType
+	Serial            string // often empty
+	InfoKind          string
+	InfoKindVersion   string
+	Headline          Headline
+}
+
+// EventID returns the EventIDs joined by a space ("" when there are none).
+func (h *Head) EventID() string {
+	switch len(h.EventIDs) {
+	case 0:
+		return ""
+	case 1:
+		return h.EventIDs[0]
+	}
+	s := h.EventIDs[0]
+	for _, id := range h.EventIDs[1:] {
+		s += " " + id
+	}
+	return s
+}
+
+// Headline is Head/Headline: a summary for display. Rules should use the Body.
+type Headline struct {
+	Text        string
+	Information []HeadlineInformation
+}
+
+// HeadlineInformation is one Headline/Information block.
+type HeadlineInformation struct {
+	Type  string // @type, e.g. "震源・震度に関する情報（細分区域）"
+	Items []HeadlineItem
+}
+
+// HeadlineItem is one Information/Item.
+type HeadlineItem struct {
+	Kinds         []HeadlineKind
+	AreasCodeType string
+	Areas         []CodeName
+}
+
+// HeadlineKind is an Item/Kind. Intensity is set when Name is an intensity
+// name such as "震度５弱" or "震度５弱以上未入電".
+type HeadlineKind struct {
+	Name      string
+	Code      string
+	Condition string
+	LastKind  *CodeName
+	Intensity Intensity
+}
+
+// CodeName is a name with its code; codes are kept verbatim.
+type CodeName struct {
+	Name string
+	Code string
+}
+
+// Comments holds the fixed (固定付加文) comment codes and free text of a Body.
+type Comments struct {
+	WarningCodes  []string
+	ForecastCodes []string
+	VarCodes      []string
+	FreeForm      string
+}
+
+// Earthquake is the Body of VXSE51, VXSE52 and VXSE53.
+type Earthquake struct {
+	Far        bool        // Head/Title 遠地地震に関する情報 (may be a volcanic eruption)
+	Hypocenter *Hypocenter // nil on VXSE51 and when absent
+	Intensity  *IntensityObservation
+}
+
+// Hypocenter is Body/Earthquake (origin, epicentre, magnitude).
+type Hypocenter struct {
+	OriginTime   *time.Time
+	ArrivalTime  *time.Time
+	Condition    string // e.g. 仮定震源要素 (EEW)
+	Name         string // 震央地名
+	Code         string
+	DetailedName string // 遠地: detailed name
+	ReduceName   string // EEW short name
+	ReduceCode   string
+	LandOrSea    string
+	Coordinate   Coordinate
+	Magnitude    Magnitude
+}
+
+// Coordinate is an ISO 6709 jmx_eb:Coordinate such as "+37.5+137.2-10000/".
+// Depth is in kilometres, positive downward; HasDepth is false for 深さ不明.
+type Coordinate struct {
+	Raw         string
+	Description string
+	Datum       string
+	Lat, Lon    float64
+	DepthKm     float64
+	HasPosition bool
+	HasDepth    bool
+}
+
+// Magnitude is jmx_eb:Magnitude. Value is NaN when unknown (condition 不明).
+type Magnitude struct {
+	Value       float64
+	Type        string
+	Condition   string
+	Description string
+}
+
+// Known reports whether the magnitude has a numeric value.
+func (m Magnitude) Known() bool { return !math.IsNaN(m.Value) && m.Condition != "不明" }
+
+// IntensityObservation is Body/Intensity/Observation.
+type IntensityObservation struct {
+	MaxInt Intensity
+	Prefs  []IntensityPref
+}
+
+// IntensityPref is one Observation/Pref. MaxInt may be IntensityNone.
+type IntensityPref struct {
+	Name   string
+	Code   string
+	MaxInt Intensity
+	Revise string
+	Areas  []IntensityArea
+}
+
+// IntensityArea is one Pref/Area (3-digit 細分区域). MaxInt is the Area's own
+// value, IntensityNone when the element is missing.
+type IntensityArea struct {
+	Name   string
+	Code   string
+	MaxInt Intensity
+	Revise string
+	Cities []IntensityCity
+}
+
+// Effective returns the Area's MaxInt, or when it is missing the highest
+// effective value of its cities (which may be IntensityUnreceived5Lower).
+func (a *IntensityArea) Effective() Intensity {
+	v := a.MaxInt
+	for i := range a.Cities {
+		v = v.Max(a.Cities[i].Effective())
+	}
+	return v
+}
+
+// IntensityCity is one Area/City (7-digit code, VXSE53 only).
+type IntensityCity struct {
+	Name      string
+	Code      string
+	MaxInt    Intensity
+	Condition string // e.g. 震度５弱以上未入電
+	Revise    string
+	Stations  []IntensityStation
+}
+
+// Effective returns the City's MaxInt, raised to IntensityUnreceived5Lower
+// when Condition says 震度５弱以上未入電 and the MaxInt is below 5弱 or missing.
+func (c *IntensityCity) Effective() Intensity {
+	if c.Condition == "震度５弱以上未入電" && !c.MaxInt.AtLeast(Intensity5Lower) {
+		return IntensityUnreceived5Lower
+	}
+	return c.MaxInt
+}
+
+// IntensityStation is one City/IntensityStation. Int may be
+// IntensityUnreceived5Lower.
+type IntensityStation struct {
+	Name   string
+	Code   string
+	Int    Intensity
+	Revise string
+}
+
+// EEW is the Body of 緊急地震速報 (VXSE43/44/45, and the VXSE42 test).
+type EEW struct {
+	Warning       bool // VXSE43 緊急地震速報（警報）
+	Hypocenter    *Hypocenter
+	ForecastInt   IntensityRange
+	ForecastLgInt *IntensityRange
+	Areas         []EEWArea
+	NextAdvisory  string // set on the final report
+}
+
+// IntensityRange is a ForecastInt/ForecastLgInt From–To pair. ToOver is true
+// when To is "over" (no upper bound).
+type IntensityRange struct {
+	From   Intensity
+	To     Intensity
+	ToOver bool
+}
+
+// EEWArea is one forecast Pref/Area of an EEW.
+type EEWArea struct {
+	PrefName    string
+	PrefCode    string
+	Name        string
+	Code        string
+	Kind        CodeName // Category/Kind: 00/01/09 予報, 10/11/19 警報
+	ForecastInt IntensityRange
+	ArrivalTime *time.Time
+	Condition   string // e.g. 既に主要動到達と推測
+}
+
+// Tsunami is the Body of VTSE41, VTSE51 and VTSE52.
+type Tsunami struct {
+	Forecast     []TsunamiForecastItem
+	Observations []TsunamiObservation
+	Estimations  []TsunamiForecastItem // VTSE52 Estimation items
+	Hypocenter   *Hypocenter
+}
+
+// TsunamiForecastItem is one Tsunami/Forecast/Item (a 3-digit 津波予報区).
+type TsunamiForecastItem struct {
+	AreaName       string
+	AreaCode       string
+	Kind           TsunamiKind
+	KindName       string
+	LastKind       TsunamiKind
+	LastKindName   string
+	FirstArrival   *time.Time
+	FirstCondition string // e.g. ただちに津波来襲と予測
+	MaxHeight      TsunamiHeight
+	Stations       []TsunamiStation
+}
+
+// TsunamiHeight is a jmx_eb:TsunamiHeight. Value is NaN when not numeric;
+// then Description carries a qualitative value such as 巨大 or 高い.
+type TsunamiHeight struct {
+	Value       float64
+	Present     bool   // an element was present
+	Type        string // @type
+	Unit        string
+	Condition   string // @condition, e.g. 不明, 上昇中
+	Description string // e.g. "１ｍ", "巨大"
+	Note        string // MaxHeight/Condition, e.g. 重要, 観測中
+}
+
+// Known reports whether Value is numeric.
+func (h TsunamiHeight) Known() bool { return h.Present && !math.IsNaN(h.Value) }
+
+// TsunamiObservation is one Tsunami/Observation/Item (VTSE51/52). In VTSE52
+// the area name and code are empty.
+type TsunamiObservation struct {
+	AreaName string
+	AreaCode string
+	Stations []TsunamiStation
+}
+
+// TsunamiStation is a tide station (5-digit 潮位観測点) in a forecast or
+// observation item.
+type TsunamiStation struct {
+	Name           string
+	Code           string
+	Sensor         string
+	HighTide       *time.Time
+	FirstArrival   *time.Time
+	FirstCondition string
+	Initial        string // 押し / 引き
+	MaxHeight      TsunamiHeight
+	MaxDateTime    *time.Time
+}
+
+// Warnings is the Body of a weather warning document: the complete current
+// state of one 府県予報区 (not a delta).
+type Warnings struct {
+	Groups []WarningGroup
+}
+
+// WarningGroup is one Body/Warning block.
+type WarningGroup struct {
+	Type  string // @type
+	Level WarningLevel
+	Items []WarningItem
+}
+
+// WarningItem is one Warning/Item: the kinds in force for one area.
+type WarningItem struct {
+	AreaName     string
+	AreaCode     string
+	Kinds        []WarningKind
+	ChangeStatus string
+	FullStatus   string
+	EditingMark  string
+}
+
+// WarningKind is one Item/Kind. A Kind with Status 発表警報・注意報はなし has
+// no Name or Code.
+type WarningKind struct {
+	Name      string
+	Code      string
+	Status    WarningStatus
+	Condition string
+	LastKind  *CodeName
+}
+
+// Active reports whether the kind is in force (coded and not lifted).
+func (k WarningKind) Active() bool { return k.Code != "" && k.Status.Active() }
+
+// Level returns the group at the given level, or nil.
+func (w *Warnings) Level(l WarningLevel) *WarningGroup {
+	if w == nil {
+		return nil
+	}
+	for i := range w.Groups {
+		if w.Groups[i].Level == l {
+			return &w.Groups[i]
+		}
+	}
+	return nil
+}
+
+// Notice is VPNO50 気象特別警報報知: its Body is empty and the content is in the
+// Headline, as one entry per area with the special-warning kinds (00 解除 when
+// lifted).
+type Notice struct {
+	Areas []NoticeArea
+}
+
+// NoticeArea is one area of a VPNO50 Headline with its kinds.
+type NoticeArea struct {
+	Name  string
+	Code  string
+	Kinds []CodeName
+}
