@@ -136,14 +136,14 @@ func validE164(s string) bool {
 func CheckContactLimits(existing []*Contact, c *Contact) error {
 	n := 0
 	for _, e := range existing {
-		if e.ID == c.ID || e.Scope != c.Scope {
+		if e.ID == c.ID {
 			continue
-		}
-		if c.Scope == FamilyScope || e.Kind == c.Kind {
-			n++
 		}
 		if e.Kind == c.Kind && e.Address == c.Address {
 			return Errorf(AlreadyExists, "anpi: contact %s: the user already has this %s address", c.ID, c.Kind)
+		}
+		if e.Scope == c.Scope && (c.Scope == FamilyScope || e.Kind == c.Kind) {
+			n++
 		}
 	}
 	limit := MaxPrivatePerKind
