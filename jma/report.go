@@ -372,3 +372,36 @@ type NoticeArea struct {
 	Code  string
 	Kinds []CodeName
 }
+
+// Summary derives the routing summary from a fully parsed report. It equals
+// what [Summarize] extracts from the same bytes.
+func (r *Report) Summary() *Summary {
+	s := &Summary{Type: r.Type, Family: r.Family, Control: r.Control, Head: r.Head, BodyNamespace: r.BodyNamespace}
+	s.Head.Headline = Headline{}
+	if eq := r.Earthquake; eq != nil && eq.Intensity != nil {
+		s.MaxInt = eq.Intensity.MaxInt
+		for _, p := range eq.Intensity.Prefs {
+			for i := range p.Areas {
+				a := &p.Areas[i]
+				s.Areas = append(s.Areas, AreaSummary{PrefCode: p.Code, Code: a.Code, MaxInt: a.MaxInt, Effective: a.Effective()})
+			}
+		}
+	}
+	if t := r.Tsunami; t != nil {
+		for _, it := range t.Forecast {
+			s.Tsunami = append(s.Tsunami, TsunamiSummary{AreaCode: it.AreaCode, Kind: it.Kind, LastKind: it.LastKind})
+		}
+	}
+	if w := r.Warnings; w != nil {
+		for _, g := range w.Groups {
+			for _, it := range g.Items {
+				ws := WarningSummary{Level: g.Level, AreaCode: it.AreaCode}
+				for _, k := range it.Kinds {
+					ws.Kinds = append(ws.Kinds, KindStatus{Code: k.Code, Status: k.Status})
+				}
+				s.Warnings = append(s.Warnings, ws)
+			}
+		}
+	}
+	return s
+}
