@@ -53,9 +53,13 @@ type DirectoryTx interface {
 	// DeleteUser removes a user, his contacts and role grants. Survey
 	// recipients, deliveries and responses stay for the record.
 	DeleteUser(ctx context.Context, id UserID) error
+	// GetUser returns a user (NotFound when absent).
 	GetUser(ctx context.Context, id UserID) (*User, error)
+	// GetUserByEmployeeCode returns the user with that employee code.
 	GetUserByEmployeeCode(ctx context.Context, code string) (*User, error)
+	// ListUsers lists users by ID, filtered and paged by q (nil for all).
 	ListUsers(ctx context.Context, q *UserQuery) ([]*User, error)
+	// CountUsers returns the number of users.
 	CountUsers(ctx context.Context) (int, error)
 
 	// CreateDepartment adds a department; its parent must exist.
@@ -66,6 +70,7 @@ type DirectoryTx interface {
 	// DeleteDepartment removes a department that has no children and no
 	// members (FailedPrecondition otherwise).
 	DeleteDepartment(ctx context.Context, id DepartmentID) error
+	// GetDepartment returns a department (NotFound when absent).
 	GetDepartment(ctx context.Context, id DepartmentID) (*Department, error)
 	// Departments returns the whole department tree.
 	Departments(ctx context.Context) (*DepartmentTree, error)
@@ -85,7 +90,9 @@ type ContactTx interface {
 	// PutContact creates or replaces a contact, enforcing
 	// CheckContactLimits. The user must exist.
 	PutContact(ctx context.Context, c *Contact) error
+	// DeleteContact removes a contact (NotFound when absent).
 	DeleteContact(ctx context.Context, id ContactID) error
+	// GetContact returns a contact, address included.
 	GetContact(ctx context.Context, id ContactID) (*Contact, error)
 	// Contacts lists a user's contacts, addresses included.
 	Contacts(ctx context.Context, user UserID) ([]*Contact, error)
@@ -101,24 +108,36 @@ type ContactTx interface {
 type ConfigTx interface {
 	// Settings returns the settings (the zero Settings when never set).
 	Settings(ctx context.Context) (Settings, error)
+	// PutSettings replaces the settings after validating them.
 	PutSettings(ctx context.Context, s Settings) error
 
+	// PutForm creates or replaces a form after validating it.
 	PutForm(ctx context.Context, f *Form) error
+	// GetForm returns a form (NotFound when absent).
 	GetForm(ctx context.Context, id FormID) (*Form, error)
+	// ListForms lists the forms by ID.
 	ListForms(ctx context.Context) ([]*Form, error)
+	// DeleteForm removes a form; surveys keep their own snapshot.
 	DeleteForm(ctx context.Context, id FormID) error
 
+	// PutTemplate creates or replaces a template after validating it.
 	PutTemplate(ctx context.Context, t *Template) error
+	// GetTemplate returns a template (NotFound when absent).
 	GetTemplate(ctx context.Context, id TemplateID) (*Template, error)
+	// ListTemplates lists the templates by ID.
 	ListTemplates(ctx context.Context) ([]*Template, error)
+	// DeleteTemplate removes a template.
 	DeleteTemplate(ctx context.Context, id TemplateID) error
 
 	// PutRule creates or replaces a rule, incrementing its Version. When
 	// r.Version is not zero it must equal the stored version
 	// (FailedPrecondition otherwise): optimistic locking for editors.
 	PutRule(ctx context.Context, r *RuleRecord) error
+	// GetRule returns a rule (NotFound when absent).
 	GetRule(ctx context.Context, id string) (*RuleRecord, error)
+	// ListRules lists the rules by ID.
 	ListRules(ctx context.Context) ([]*RuleRecord, error)
+	// DeleteRule removes a rule (NotFound when absent).
 	DeleteRule(ctx context.Context, id string) error
 }
 
@@ -132,10 +151,13 @@ type SurveyQuery struct {
 
 // SurveyTx holds surveys and their recipients.
 type SurveyTx interface {
+	// CreateSurvey adds a survey (AlreadyExists when the ID is taken).
 	CreateSurvey(ctx context.Context, s *Survey) error
 	// UpdateSurvey replaces a survey's record (status, deadline, …).
 	UpdateSurvey(ctx context.Context, s *Survey) error
+	// GetSurvey returns a survey (NotFound when absent).
 	GetSurvey(ctx context.Context, id SurveyID) (*Survey, error)
+	// ListSurveys lists surveys, newest first, filtered by q (nil for all).
 	ListSurveys(ctx context.Context, q *SurveyQuery) ([]*Survey, error)
 	// DeleteSurvey removes a draft (FailedPrecondition for any other status).
 	DeleteSurvey(ctx context.Context, id SurveyID) error
@@ -144,6 +166,7 @@ type SurveyTx interface {
 	// tally. Recipients already present are skipped, so escalation and
 	// crash recovery can call it again; it returns how many were new.
 	AddRecipients(ctx context.Context, s SurveyID, rs []Recipient) (int, error)
+	// GetRecipient returns one recipient of a survey (NotFound when absent).
 	GetRecipient(ctx context.Context, s SurveyID, u UserID) (*Recipient, error)
 	// Recipients lists a survey's recipients by user ID.
 	Recipients(ctx context.Context, s SurveyID) ([]Recipient, error)
@@ -174,6 +197,7 @@ type OutboxTx interface {
 	// a survey and returns how many. Deliveries being sent are left to
 	// finish.
 	CancelDeliveries(ctx context.Context, s SurveyID, at time.Time) (int, error)
+	// GetDelivery returns a delivery (NotFound when absent).
 	GetDelivery(ctx context.Context, id DeliveryID) (*Delivery, error)
 	// Deliveries lists a survey's deliveries by ID.
 	Deliveries(ctx context.Context, s SurveyID) ([]*Delivery, error)
@@ -204,5 +228,6 @@ type ResponseTx interface {
 type AuditTx interface {
 	// AppendAudit appends an entry and returns its sequence number.
 	AppendAudit(ctx context.Context, e *AuditEntry) (int64, error)
+	// ListAudit returns entries matching q, oldest first.
 	ListAudit(ctx context.Context, q *AuditQuery) ([]*AuditEntry, error)
 }
