@@ -1,6 +1,7 @@
 package anpi
 
 import (
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -328,4 +329,52 @@ func (m *LegacyMessage) Template() *Template {
 		Body:    Text{Ja: body(Japanese), En: body(English)},
 		Short:   Text{Ja: "【" + safe(m.Occurrence) + "】" + safe(m.StatusNote), En: "[" + safe(m.Occurrence) + "] " + safe(m.StatusNote)},
 	}
+}
+
+// LegacyOccurrence is one occurrence category (発生区分) of the legacy mail
+// service and the status (状況) and instruction (指示) categories that may
+// follow it.
+type LegacyOccurrence struct {
+	Name         string   `json:"name"`
+	Statuses     []string `json:"statuses"`
+	Instructions []string `json:"instructions"`
+}
+
+// LegacyCatalog is the company's list of occurrence categories: the
+// structured inputs of a legacy-style send.
+type LegacyCatalog struct {
+	Occurrences []LegacyOccurrence `json:"occurrences"`
+}
+
+// DefaultLegacyCatalog returns the categories of the legacy service as a
+// starting point; companies edit their own copy.
+func DefaultLegacyCatalog() *LegacyCatalog {
+	return &LegacyCatalog{Occurrences: []LegacyOccurrence{
+		{Name: "地震発生", Statuses: []string{"被害確認中", "被害なし", "被害あり"}, Instructions: []string{"安否を回答", "自宅待機", "出社", "避難"}},
+		{Name: "台風・大雨", Statuses: []string{"接近中", "被害確認中", "被害あり"}, Instructions: []string{"安否を回答", "自宅待機", "在宅勤務", "出社"}},
+		{Name: "システム障害", Statuses: []string{"調査中", "復旧作業中", "復旧"}, Instructions: []string{"待機", "代替手段を使用", "通常業務"}},
+		{Name: "その他", Statuses: []string{"連絡"}, Instructions: []string{"確認", "回答"}},
+	}}
+}
+
+// Check reports whether m's categories are in the catalog: its occurrence
+// is listed, and its status and instruction categories, when set, belong
+// to that occurrence. It also runs m.Validate.
+func (c *LegacyCatalog) Check(m *LegacyMessage) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	for _, o := range c.Occurrences {
+		if o.Name != m.Occurrence {
+			continue
+		}
+		if m.StatusCategory != "" && !slices.Contains(o.Statuses, m.StatusCategory) {
+			return Errorf(InvalidArgument, "anpi: message: status category %q is not one of %s's %q", m.StatusCategory, o.Name, o.Statuses)
+		}
+		if m.InstructionCategory != "" && !slices.Contains(o.Instructions, m.InstructionCategory) {
+			return Errorf(InvalidArgument, "anpi: message: instruction category %q is not one of %s's %q", m.InstructionCategory, o.Name, o.Instructions)
+		}
+		return nil
+	}
+	return Errorf(InvalidArgument, "anpi: message: unknown occurrence category %q", m.Occurrence)
 }

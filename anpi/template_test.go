@@ -122,3 +122,21 @@ func TestLegacyMessage(t *testing.T) {
 		require.Equal(t, InvalidArgument, Code(err))
 	}
 }
+
+func TestLegacyCatalog(t *testing.T) {
+	cat := DefaultLegacyCatalog()
+	m := &LegacyMessage{Occurrence: "地震発生", StatusCategory: "被害確認中", InstructionCategory: "自宅待機", Sender: "総務部"}
+	require.NoError(t, cat.Check(m))
+	bad := *m
+	bad.StatusCategory = "復旧"
+	require.ErrorContains(t, cat.Check(&bad), `status category "復旧" is not one of 地震発生's`)
+	bad = *m
+	bad.InstructionCategory = "待機"
+	require.ErrorContains(t, cat.Check(&bad), `instruction category "待機"`)
+	bad = *m
+	bad.Occurrence = "火山噴火"
+	require.ErrorContains(t, cat.Check(&bad), `unknown occurrence category "火山噴火"`)
+	bad = *m
+	bad.Sender = ""
+	require.ErrorContains(t, cat.Check(&bad), "sender is required")
+}
