@@ -147,8 +147,13 @@ func (i Intensity) Japanese() string {
 		return "震度６弱"
 	case Intensity6Upper:
 		return "震度６強"
+	case Intensity7:
+		return "震度７"
 	}
-	return "震度" + string(rune('０'+rune(i-Intensity0)))
+	if i >= Intensity0 && i <= Intensity4 {
+		return "震度" + string(rune('０'+rune(i-Intensity0)))
+	}
+	return ""
 }
 
 // Valid reports whether i is one of the defined values other than IntensityNone.
