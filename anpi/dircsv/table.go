@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"golang.org/x/text/width"
+	"golang.org/x/text/unicode/norm"
 )
 
 // column describes one column a file may have.
@@ -81,11 +81,11 @@ func departmentColumns() []column {
 	}
 }
 
-// normHeader folds a header for matching: full-width letters to ASCII,
-// half-width katakana to full-width, lower case, spaces and hyphens to
-// underscores.
+// normHeader folds a header for matching: NFKC (full-width letters to
+// ASCII, half-width katakana to full-width), lower case, spaces and hyphens
+// to underscores.
 func normHeader(s string) string {
-	s = strings.ToLower(strings.TrimSpace(width.Fold.String(s)))
+	s = strings.ToLower(strings.TrimSpace(norm.NFKC.String(s)))
 	return strings.NewReplacer(" ", "_", "-", "_").Replace(s)
 }
 
@@ -222,6 +222,10 @@ func readTable(text, file string, cols []column, errs *errList, row func(t *tabl
 func addCSVError(errs *errList, file string, err error) {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
+		if pe.StartLine != pe.Line && pe.StartLine > 0 {
+			errs.addf(file, pe.StartLine, "", "bad CSV: %v (at line %d, column %d)", pe.Err, pe.Line, pe.Column)
+			return
+		}
 		errs.addf(file, pe.Line, "", "bad CSV at column %d: %v", pe.Column, pe.Err)
 		return
 	}
