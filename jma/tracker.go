@@ -595,13 +595,31 @@ func diff(u *Update, r *Report, before, after state, firstWarning bool) {
 				}
 				sort.Strings(f.Issued)
 			} else {
-				f.Issued = minus(cur, prev)
+				// A kind that is in force because of a downgrade (特別警報から警報,
+				// 警報から注意報, …) is not a newly issued warning.
+				for _, c := range minus(cur, prev) {
+					if !downgradedTo(after.warn[code], c) {
+						f.Issued = append(f.Issued, c)
+					}
+				}
 			}
 			f.Upgraded = maxSeverity(cur) > maxSeverity(prev) && len(f.Issued) > 0
 			f.Downgraded = maxSeverity(cur) < maxSeverity(prev)
 			u.Warnings = append(u.Warnings, f)
 		}
 	}
+}
+
+func downgradedTo(ks []WarningKind, code string) bool {
+	for _, k := range ks {
+		if k.Code == code {
+			switch k.Status {
+			case WarningToAdvisory, WarningSpecialToWarning, WarningSpecialToAdvisory:
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func sortedKeys(m map[string]bool) []string {
