@@ -108,6 +108,9 @@ func writeFile(w io.Writer, file string, cols []column, rows [][]string, what fu
 	for i, c := range cols {
 		header[i] = c.header(opts.JapaneseHeaders)
 	}
+	if opts.Encoding != Auto && opts.Encoding != UTF8 && opts.Encoding != ShiftJIS {
+		return anpi.Errorf(anpi.InvalidArgument, "dircsv: export %s: unknown encoding %d", file, int(opts.Encoding))
+	}
 	sjis := opts.Encoding == ShiftJIS
 	var buf bytes.Buffer
 	if !sjis && !opts.NoBOM {
@@ -141,8 +144,6 @@ func writeFile(w io.Writer, file string, cols []column, rows [][]string, what fu
 		if out, err = encodeShiftJIS(out); err != nil {
 			return anpi.Errorf(anpi.InvalidArgument, "dircsv: export %s: Shift_JIS: %w", file, err)
 		}
-	} else if opts.Encoding != Auto && opts.Encoding != UTF8 {
-		return anpi.Errorf(anpi.InvalidArgument, "dircsv: export %s: unknown encoding %d", file, int(opts.Encoding))
 	}
 	if _, err := w.Write(out); err != nil {
 		return fmt.Errorf("dircsv: export %s: %w", file, err)
