@@ -65,8 +65,9 @@ func parseUsers(r io.Reader, opts *Options, errs *errList) (*Users, error) {
 	if err != nil || text == nil {
 		return nil, err
 	}
-	out := &Users{}
-	codes := map[string]int{}
+	rows := strings.Count(*text, "\n") // about the number of rows
+	out := &Users{Records: make([]UserRecord, 0, rows)}
+	codes := make(map[string]int, rows)
 	ids := map[anpi.UserID]int{}
 	t := readTable(*text, UsersFile, userColumns(), errs, func(t *table, line int, cells []string) {
 		rec, ok := parseUserRow(t, line, cells, errs)
