@@ -1,0 +1,73 @@
+package jma
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// seedCorpus adds the fixtures and, when present, the samples.
+func seedCorpus(f *testing.F, feeds bool) {
+	add := func(path string) {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			f.Add(b)
+		}
+	}
+	pats := []string{filepath.Join("testdata", "*.xml")}
+	if feeds {
+		pats = []string{filepath.Join("testdata", "*.atom")}
+	}
+	for _, p := range pats {
+		ms, _ := filepath.Glob(p)
+		for _, m := range ms {
+			add(m)
+		}
+	}
+	if dir := samplesDirOptional(); dir != "" {
+		ms, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
+		for _, m := range ms {
+			if strings.HasPrefix(filepath.Base(m), "ATOM") == feeds {
+				add(m)
+			}
+		}
+	}
+	f.Add([]byte(`<!DOCTYPE Report [<!ENTITY a "b">]><Report><Control><Title>&a;</Title></Control></Report>`))
+	f.Add([]byte(`<Report><Body xmlns="` + NamespaceSeismology + `"><Intensity><Observation><Pref><Area><City><Condition>震度５弱以上未入電</Condition></City></Area></Pref></Observation></Intensity></Body></Report>`))
+}
+
+// FuzzParse checks that Parse and Summarize never panic, that they agree on
+// success, and that the summary of a parsed report equals Summarize's.
+func FuzzParse(f *testing.F) {
+	seedCorpus(f, false)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, perr := Parse(data)
+		s, serr := Summarize(data)
+		if perr != nil || serr != nil {
+			return // the two checkers may differ on what they reject; neither may panic
+		}
+		got := r.Summary()
+		if got.Type != s.Type || got.Family != s.Family || got.MaxInt != s.MaxInt ||
+			len(got.Areas) != len(s.Areas) || len(got.Tsunami) != len(s.Tsunami) || len(got.Warnings) != len(s.Warnings) {
+			t.Fatalf("summary mismatch:\nparse:     %+v\nsummarize: %+v", got, s)
+		}
+		tr := NewTracker(nil)
+		tr.Apply(r)
+		tr.Apply(r)
+	})
+}
+
+// FuzzParseFeed checks that ParseFeed and TypeFromURL never panic.
+func FuzzParseFeed(f *testing.F) {
+	seedCorpus(f, true)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		feed, err := ParseFeed(data)
+		if err != nil {
+			return
+		}
+		for _, e := range feed.Entries {
+			TypeFromURL(e.Link)
+		}
+	})
+}
