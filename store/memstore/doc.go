@@ -34,8 +34,7 @@
 //     department, so a department created later under the same ID does not
 //     inherit them.
 //   - RecordResponse: a user who is not a recipient is NotFound; a survey
-//     that is not open is FailedPrecondition; a response ID already recorded
-//     for another survey or user is AlreadyExists.
+//     that is not open is FailedPrecondition.
 //   - MarkDelivered on a delivery that is neither Sent nor Delivered is
 //     FailedPrecondition.
 //   - FailDelivery with a zero RetryAt makes the delivery claimable at once.

@@ -278,9 +278,8 @@ func (s *Store) CountDeliveries(ctx context.Context, sv anpi.SurveyID) (map[anpi
 	return view(s, ctx, func(t *tx) (map[anpi.DeliveryState]int, error) { return t.CountDeliveries(ctx, sv) })
 }
 
-// RecordResponse implements anpi.ResponseTx. A response ID recorded for
-// another survey or user is AlreadyExists; a user who is not a recipient
-// is NotFound; a survey that is not open is FailedPrecondition.
+// RecordResponse implements anpi.ResponseTx. A user who is not a
+// recipient is NotFound; a survey that is not open is FailedPrecondition.
 func (s *Store) RecordResponse(ctx context.Context, r *anpi.Response) (bool, error) {
 	return write(s, ctx, func(t *tx) (bool, error) { return t.RecordResponse(ctx, r) })
 }

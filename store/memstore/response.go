@@ -17,11 +17,8 @@ func (t *tx) RecordResponse(ctx context.Context, r *anpi.Response) (bool, error)
 	if r.SurveyID == "" || r.UserID == "" {
 		return false, anpi.Errorf(anpi.InvalidArgument, "memstore: record response %s: survey and user are required", r.ID)
 	}
-	if owner, ok := t.d.respIDs[r.ID]; ok {
-		if owner.survey != r.SurveyID || owner.user != r.UserID {
-			return false, anpi.Errorf(anpi.AlreadyExists, "memstore: record response %s: the id was recorded for user %s in survey %s", r.ID, owner.user, owner.survey)
-		}
-		return false, nil // a retry: already recorded
+	if _, ok := t.d.respIDs[r.ID]; ok {
+		return false, nil // a retry: already recorded, change nothing
 	}
 	s, err := t.survey("record response "+string(r.ID), r.SurveyID)
 	if err != nil {

@@ -1,0 +1,13 @@
+package memstore_test
+
+import (
+	"testing"
+
+	"github.com/anpikit/anpi/anpi"
+	"github.com/anpikit/anpi/store/memstore"
+	"github.com/anpikit/anpi/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) anpi.Store { return memstore.New(nil) })
+}
