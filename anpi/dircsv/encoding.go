@@ -21,10 +21,11 @@ func decode(data []byte, enc Encoding) (string, error) {
 		}
 		return checkControls(string(data))
 	case ShiftJIS:
-		if off := invalidShiftJIS(data); off >= 0 {
+		text, off := decodeShiftJIS(data)
+		if off >= 0 {
 			return "", fmt.Errorf("not valid Shift_JIS: byte 0x%02x at offset %d (line %d)", data[off], off, lineAt(data, off))
 		}
-		return decodeShiftJIS(data)
+		return checkControls(text)
 	case Auto:
 	default:
 		return "", fmt.Errorf("unknown encoding %d", int(enc))
@@ -42,19 +43,27 @@ func decode(data []byte, enc Encoding) (string, error) {
 	if looksEUCJP(data) {
 		return "", fmt.Errorf("not UTF-8 or Shift_JIS: the file looks like EUC-JP; save it as UTF-8 or Shift_JIS (or set Encoding to ShiftJIS to read it as Shift_JIS anyway)")
 	}
-	if s := invalidShiftJIS(data); s >= 0 {
+	text, s := decodeShiftJIS(data)
+	if s >= 0 {
 		return "", fmt.Errorf("not UTF-8 or Shift_JIS: byte 0x%02x at offset %d (line %d) is invalid in UTF-8, byte 0x%02x at offset %d (line %d) in Shift_JIS",
 			data[u], u, lineAt(data, u), data[s], s, lineAt(data, s))
 	}
-	return decodeShiftJIS(data)
+	return checkControls(text)
 }
 
-func decodeShiftJIS(data []byte) (string, error) {
+// decodeShiftJIS decodes data as Shift_JIS. off is the offset of the first
+// bad character, or -1 when all is well. (The decoder marks bad input
+// with U+FFFD, which no Shift_JIS character decodes to; only then is the
+// input walked again to find where.)
+func decodeShiftJIS(data []byte) (text string, off int) {
 	out, err := japanese.ShiftJIS.NewDecoder().Bytes(data)
-	if err != nil {
-		return "", fmt.Errorf("not valid Shift_JIS: %w", err)
+	if err != nil || bytes.Contains(out, []byte("\uFFFD")) {
+		if off = invalidShiftJIS(data); off < 0 {
+			off = 0 // not reached: the walk finds what the decoder found
+		}
+		return "", off
 	}
-	return checkControls(string(out))
+	return string(out), -1
 }
 
 // invalidUTF8 returns the offset of the first byte that is not valid UTF-8,

@@ -240,6 +240,7 @@ type planner struct {
 	errs *errList
 	p    *Plan
 
+	curTree    *anpi.DepartmentTree
 	curDepts   map[anpi.DepartmentID]*anpi.Department
 	finalTree  *anpi.DepartmentTree
 	removeDept map[anpi.DepartmentID]bool
@@ -262,7 +263,7 @@ func (in *input) plan(ctx context.Context, tx anpi.Tx, opts *Options) (*Plan, er
 	for _, d := range tree.All() {
 		pl.curDepts[d.ID] = d
 	}
-	pl.finalTree = tree
+	pl.curTree, pl.finalTree = tree, tree
 	if in.depts != nil {
 		if err := pl.planDepartments(in.depts); err != nil {
 			return nil, err
@@ -377,7 +378,7 @@ func (pl *planner) planDepartments(df *Departments) error {
 			all = append(all, id)
 		}
 		// Children first: deepest first, then by ID.
-		cur := pl.curTree()
+		cur := pl.curTree
 		slices.SortFunc(all, func(a, b anpi.DepartmentID) int {
 			if da, db := cur.Depth(a), cur.Depth(b); da != db {
 				return db - da
@@ -392,20 +393,6 @@ func (pl *planner) planDepartments(df *Departments) error {
 		}
 	}
 	return nil
-}
-
-// curTree rebuilds the directory's tree from curDepts (it was valid when
-// read, so this cannot fail).
-func (pl *planner) curTree() *anpi.DepartmentTree {
-	list := make([]*anpi.Department, 0, len(pl.curDepts))
-	for _, d := range pl.curDepts {
-		list = append(list, d)
-	}
-	t, err := anpi.NewDepartmentTree(list)
-	if err != nil {
-		t, _ = anpi.NewDepartmentTree(nil)
-	}
-	return t
 }
 
 // findCycle returns the IDs on the cycle through start's parents, or nil.
