@@ -357,10 +357,13 @@ func testConcurrentClaims(t *testing.T, st anpi.Store) {
 		})
 	}
 	wg.Wait()
-	require.Empty(t, errs)
 	for id, owners := range claims {
 		require.Len(t, owners, 1, "delivery %s was claimed by %v", id, owners)
 	}
+	if len(errs) > 5 {
+		errs = errs[:5]
+	}
+	require.Empty(t, errs)
 	require.Len(t, claims, total, "every delivery claimed")
 	counts, err := st.CountDeliveries(ctx, "s")
 	require.NoError(t, err)
