@@ -186,6 +186,12 @@ func TestImportPlanErrors(t *testing.T) {
 			err: "departments: line 2: parent: parent department D8 does not exist"},
 		{name: "cycle", files: Files{Departments: strings.NewReader("id,name,parent\nD1,本社,D2\n")},
 			err: "departments: line 2: parent: parent D2 makes a cycle: D1 → D2 → D1"},
+		{name: "cycle, and users of the departments", files: Files{
+			Departments: strings.NewReader("id,name,parent\nD1,本社,D5\nD5,新部署,D2\n"),
+			Users:       strings.NewReader("employee_code,name,departments,roles\nE0001,山田,D5,manager@D5\n")},
+			err: "dircsv: 2 errors:\n" +
+				"departments: line 2: parent: parent D5 makes a cycle: D1 → D5 → D2 → D1\n" +
+				"departments: line 3: parent: parent D2 makes a cycle: D5 → D2 → D1 → D5"},
 		{name: "parent removed by sync", mode: Sync, files: Files{Departments: strings.NewReader("id,name,parent\nD2,営業部,D1\n")},
 			err: "departments: line 2: parent: parent department D1 does not exist (a sync import removes the departments absent from the file)"},
 	} {
@@ -320,4 +326,32 @@ func TestImportBothFilesErrors(t *testing.T) {
 	require.Equal(t, "dircsv: 2 errors:\n"+
 		"departments: line 2: name: is required\n"+
 		"users: line 2: email: \"b\" is not an email address", importErr(t, err).Error())
+}
+
+// A caller may plan and apply in a transaction of his own, together with
+// other writes such as an audit entry.
+func TestPlanAndApplyInCallersTransaction(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	seed(t, st)
+	err := st.InTx(ctx, func(tx anpi.Tx) error {
+		p, err := PlanImport(ctx, tx, usersFile("employee_code,name\nE0008,新人\n"), nil)
+		if err != nil {
+			return err
+		}
+		if err := p.Apply(ctx, tx); err != nil {
+			return err
+		}
+		_, err = tx.AppendAudit(ctx, &anpi.AuditEntry{At: fixedNow(), Actor: "ADMIN", Action: "directory.import", Detail: p.Summary()})
+		return err
+	})
+	require.NoError(t, err)
+	u, err := st.GetUserByEmployeeCode(ctx, "E0008")
+	require.NoError(t, err)
+	require.Equal(t, anpi.UserID("E0008"), u.ID)
+	require.Equal(t, fixedNow(), u.CreatedAt, "stamped by the store")
+	entries, err := st.ListAudit(ctx, nil)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	require.Equal(t, "users: 1 to add, 0 to change, 0 to remove, 0 unchanged; role grants: 0 to add, 0 to remove", entries[0].Detail)
 }

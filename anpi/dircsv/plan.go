@@ -243,6 +243,7 @@ type planner struct {
 	curTree    *anpi.DepartmentTree
 	curDepts   map[anpi.DepartmentID]*anpi.Department
 	finalTree  *anpi.DepartmentTree
+	finalDepts map[anpi.DepartmentID]*anpi.Department // after the departments file; nil without one
 	removeDept map[anpi.DepartmentID]bool
 
 	users    []*anpi.User // the directory's users, by ID; nil until loaded
@@ -310,6 +311,7 @@ func (pl *planner) planDepartments(df *Departments) error {
 		final[r.ID] = next
 		lineOf[r.ID] = rec.Line
 	}
+	pl.finalDepts = final
 	// Parents must exist in the result; the result must be a tree.
 	col := departmentColumns()[dParent].name
 	bad := false
@@ -413,6 +415,16 @@ func findCycle(ds map[anpi.DepartmentID]*anpi.Department, start anpi.DepartmentI
 	return nil
 }
 
+// deptExists reports whether department id exists after the import. It
+// holds even when the departments file has errors (a cycle, a missing
+// parent), so that users are not blamed for them too.
+func (pl *planner) deptExists(id anpi.DepartmentID) bool {
+	if pl.finalDepts != nil {
+		return pl.finalDepts[id] != nil
+	}
+	return pl.finalTree.Has(id)
+}
+
 func (pl *planner) loadUsers() error {
 	if pl.users != nil {
 		return nil
@@ -495,7 +507,7 @@ func (pl *planner) planUsers(uf *Users) error {
 		if uf.has[uDepartments] {
 			next.Departments = slices.Clone(r.Departments)
 			for _, d := range next.Departments {
-				if !pl.finalTree.Has(d) {
+				if !pl.deptExists(d) {
 					fail(uDepartments, "department %s does not exist", d)
 				}
 			}
@@ -519,7 +531,7 @@ func (pl *planner) planUsers(uf *Users) error {
 		if uf.has[uRoles] {
 			for _, g := range rec.Roles {
 				g.UserID = id
-				if g.Department != "" && !pl.finalTree.Has(g.Department) {
+				if g.Department != "" && !pl.deptExists(g.Department) {
 					fail(uRoles, "%s: department %s does not exist", formatGrant(g), g.Department)
 				}
 				want = append(want, g)
