@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 )
 
@@ -49,7 +50,7 @@ func NewAESSealer(current string, keys map[string][]byte, rnd io.Reader) (*AESSe
 	if s.rand == nil {
 		s.rand = rand.Reader
 	}
-	for _, id := range slices.Sorted(mapKeys(keys)) {
+	for _, id := range slices.Sorted(maps.Keys(keys)) {
 		key := keys[id]
 		if id == "" || len(id) > 255 {
 			return nil, Errorf(InvalidArgument, "anpi: sealer: key id %q must be 1 to 255 bytes", id)
@@ -68,16 +69,6 @@ func NewAESSealer(current string, keys map[string][]byte, rnd io.Reader) (*AESSe
 		s.aeads[id] = aead
 	}
 	return s, nil
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // Seal encrypts plaintext with the current key.
