@@ -134,11 +134,16 @@ func (s *Server) Close() error {
 	s.closed = true
 	close(s.done)
 	s.mu.Unlock()
+	// Close the listener too: Serve may not have registered it yet.
+	lerr := s.ln.Close()
 	err := s.srv.Close()
-	if errors.Is(err, net.ErrClosed) {
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, gosmtp.ErrServerClosed) {
 		err = nil
 	}
-	return err
+	if errors.Is(lerr, net.ErrClosed) {
+		lerr = nil
+	}
+	return errors.Join(err, lerr)
 }
 
 // Fail makes RCPT TO:<rcpt> meet fault f (0 clears it). Addresses compare
