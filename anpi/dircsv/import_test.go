@@ -355,3 +355,37 @@ func TestPlanAndApplyInCallersTransaction(t *testing.T) {
 	require.Len(t, entries, 1)
 	require.Equal(t, "users: 1 to add, 0 to change, 0 to remove, 0 unchanged; role grants: 0 to add, 0 to remove", entries[0].Detail)
 }
+
+func TestPlanStringAndNames(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	seed(t, st)
+	p, err := DryRun(ctx, st, Files{
+		Departments: strings.NewReader("id,name,parent,order\nD1,本社,,1\nD2,営業部,D1,1\nD3,開発部,D1,2\n"),
+		Users:       strings.NewReader("employee_code,name\nE0002,佐藤 花子\n"),
+	}, &Options{Mode: Sync})
+	require.NoError(t, err)
+	require.Equal(t, "departments: 0 to add, 0 to change, 1 to remove, 3 unchanged; "+
+		"users: 0 to add, 0 to change, 0 to remove, 1 unchanged, 2 system administrators kept; role grants: 0 to add, 0 to remove\n"+
+		"- department D9 旧総務部\n"+
+		"= user A0001 管理者 kept: holds system_admin\n"+
+		"= user E0001 山田 太郎 kept: holds system_admin", p.String())
+	require.Equal(t, Sync, p.Mode)
+	require.Equal(t, "nothing to import", (&Plan{}).Summary())
+
+	require.Equal(t, "sync", Sync.String())
+	require.Equal(t, "upsert", Upsert.String())
+	for e, s := range map[Encoding]string{Auto: "auto", UTF8: "utf-8", ShiftJIS: "shift_jis", Encoding(5): "unknown"} {
+		require.Equal(t, s, e.String())
+	}
+
+	f, err := ParseDepartments(strings.NewReader("部署ID,部署名\nD1,本社\n"), nil)
+	require.NoError(t, err)
+	require.True(t, f.Has("name"))
+	require.False(t, f.Has("parent"))
+
+	cause := errors.New("cause")
+	re := &RowError{Line: 3, Column: "name", Err: cause}
+	require.ErrorIs(t, re, cause)
+	require.Equal(t, "line 3: name: cause", re.Error())
+}

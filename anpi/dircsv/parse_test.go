@@ -184,3 +184,11 @@ func TestParseDepartments(t *testing.T) {
 		})
 	}
 }
+
+func TestParseLinesCountPhysicalLines(t *testing.T) {
+	// A quoted cell spanning lines moves the following rows down, as an
+	// editor shows them.
+	in := "employee_code,name,title,work_email\r\nE1,a,\"line one\r\nline two\",\r\nE2,b,,bad\r\n"
+	_, err := ParseUsers(strings.NewReader(in), nil)
+	require.Equal(t, "dircsv: 1 error:\nusers: line 4: work_email: \"bad\" is not an email address", importErr(t, err).Error())
+}
