@@ -8,14 +8,15 @@ import (
 	"golang.org/x/text/encoding/japanese"
 )
 
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+// utf8BOM is the UTF-8 byte order mark.
+const utf8BOM = "\xef\xbb\xbf"
 
 // decode turns the raw bytes of a file into UTF-8 text according to enc, or
 // returns an error naming the offending byte offset and line.
 func decode(data []byte, enc Encoding) (string, error) {
 	switch enc {
 	case UTF8:
-		data = bytes.TrimPrefix(data, utf8BOM)
+		data = bytes.TrimPrefix(data, []byte(utf8BOM))
 		if off := invalidUTF8(data); off >= 0 {
 			return "", fmt.Errorf("not valid UTF-8: byte 0x%02x at offset %d (line %d)", data[off], off, lineAt(data, off))
 		}
@@ -30,7 +31,7 @@ func decode(data []byte, enc Encoding) (string, error) {
 	default:
 		return "", fmt.Errorf("unknown encoding %d", int(enc))
 	}
-	if bytes.HasPrefix(data, utf8BOM) {
+	if bytes.HasPrefix(data, []byte(utf8BOM)) {
 		return decode(data, UTF8)
 	}
 	if bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || bytes.HasPrefix(data, []byte{0xFE, 0xFF}) {

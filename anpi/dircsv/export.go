@@ -114,7 +114,7 @@ func writeFile(w io.Writer, file string, cols []column, rows [][]string, what fu
 	sjis := opts.Encoding == ShiftJIS
 	var buf bytes.Buffer
 	if !sjis && !opts.NoBOM {
-		buf.Write(utf8BOM)
+		buf.WriteString(utf8BOM)
 	}
 	cw := csv.NewWriter(&buf)
 	if err := cw.Write(header); err != nil {

@@ -23,7 +23,7 @@ func addSeeds(f *testing.F, glob string) {
 		b, err := os.ReadFile(name)
 		require.NoError(f, err)
 		f.Add(b)
-		f.Add(sjis(f, string(bytes.TrimPrefix(b, utf8BOM))))
+		f.Add(sjis(f, string(bytes.TrimPrefix(b, []byte(utf8BOM)))))
 	}
 	for _, s := range []string{
 		"",

@@ -82,8 +82,8 @@ func TestRoundTrip(t *testing.T) {
 				require.NoError(t, ExportDepartments(ctx, src, &depts, opts))
 				require.NoError(t, ExportUsers(ctx, src, &users, opts))
 				if enc == UTF8 {
-					require.True(t, bytes.HasPrefix(users.Bytes(), utf8BOM))
-					require.True(t, bytes.HasPrefix(depts.Bytes(), utf8BOM))
+					require.True(t, bytes.HasPrefix(users.Bytes(), []byte(utf8BOM)))
+					require.True(t, bytes.HasPrefix(depts.Bytes(), []byte(utf8BOM)))
 				} else {
 					require.False(t, utf8.Valid(users.Bytes()), "Shift_JIS, not UTF-8")
 				}
