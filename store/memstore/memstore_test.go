@@ -1,13 +1,113 @@
 package memstore_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/anpikit/anpi/anpi"
 	"github.com/anpikit/anpi/store/memstore"
 	"github.com/anpikit/anpi/store/storetest"
+	"github.com/stretchr/testify/require"
 )
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) anpi.Store { return memstore.New(nil) })
+}
+
+func TestClockFillsZeroTimestamps(t *testing.T) {
+	ctx := t.Context()
+	now := time.Date(2024, 1, 1, 16, 10, 0, 0, time.FixedZone("JST", 9*3600))
+	st := memstore.New(&memstore.Options{Now: func() time.Time { return now }})
+	require.NoError(t, st.CreateUser(ctx, &anpi.User{ID: "u1", EmployeeCode: "E1", Name: "a", Status: anpi.Active, Locale: anpi.Japanese}))
+	u, err := st.GetUser(ctx, "u1")
+	require.NoError(t, err)
+	require.True(t, u.CreatedAt.Equal(now))
+	require.Equal(t, time.UTC, u.CreatedAt.Location(), "the clock's time is stored in UTC")
+	require.Equal(t, u.CreatedAt, u.UpdatedAt)
+
+	kept := now.Add(-time.Hour).UTC()
+	u.CreatedAt, u.UpdatedAt = time.Time{}, kept
+	require.NoError(t, st.UpdateUser(ctx, u))
+	u, err = st.GetUser(ctx, "u1")
+	require.NoError(t, err)
+	require.True(t, u.CreatedAt.Equal(now), "UpdateUser keeps CreatedAt when left zero")
+	require.Equal(t, kept, u.UpdatedAt, "a timestamp the caller sets is kept")
+}
+
+func TestClosed(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New(nil)
+	require.NoError(t, st.Close())
+	_, err := st.CountUsers(ctx)
+	require.Equal(t, anpi.FailedPrecondition, anpi.Code(err))
+	err = st.InTx(ctx, func(anpi.Tx) error { return nil })
+	require.Equal(t, anpi.FailedPrecondition, anpi.Code(err))
+}
+
+func TestTxUnusableAfterInTx(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New(nil)
+	var leaked anpi.Tx
+	require.NoError(t, st.InTx(ctx, func(tx anpi.Tx) error { leaked = tx; return nil }))
+	err := leaked.CreateUser(ctx, &anpi.User{ID: "u1", EmployeeCode: "E1", Name: "a", Status: anpi.Active, Locale: anpi.Japanese})
+	require.Equal(t, anpi.FailedPrecondition, anpi.Code(err))
+	_, err = leaked.CountUsers(ctx)
+	require.Equal(t, anpi.FailedPrecondition, anpi.Code(err))
+	n, err := st.CountUsers(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+// BenchmarkClaim measures claiming and completing every delivery of a
+// 100,000-delivery outbox in batches of 100, per delivery, and the same on
+// a 1,000-delivery outbox as the baseline: with the heap index the cost per
+// delivery grows with log n, not n.
+func BenchmarkClaim(b *testing.B) {
+	per := func(n int) float64 {
+		st := memstore.New(nil)
+		ctx := context.Background()
+		t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+		if err := st.CreateSurvey(ctx, &anpi.Survey{ID: "s", Kind: anpi.ManualSurvey, Title: "t", Form: anpi.DefaultForm(), Status: anpi.Open}); err != nil {
+			b.Fatal(err)
+		}
+		ds := make([]*anpi.Delivery, n)
+		for i := range ds {
+			ds[i] = &anpi.Delivery{ID: anpi.DeliveryID(fmt.Sprintf("d%06d", i)), SurveyID: "s", UserID: anpi.UserID(fmt.Sprintf("u%06d", i)),
+				Channel: anpi.EmailChannel, State: anpi.Queued, NextAttemptAt: t0.Add(time.Duration(i%600) * time.Second)}
+		}
+		if _, err := st.EnqueueDeliveries(ctx, ds); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		done := 0
+		for {
+			got, err := st.ClaimDeliveries(ctx, anpi.ClaimRequest{Owner: "w", Limit: 100, Lease: time.Minute, Now: t0.Add(time.Hour)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(got) == 0 {
+				break
+			}
+			for _, d := range got {
+				if err := st.CompleteDelivery(ctx, d.ID, "w", anpi.SendResult{At: t0.Add(time.Hour)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			done += len(got)
+		}
+		if done != n {
+			b.Fatalf("claimed %d of %d", done, n)
+		}
+		return float64(time.Since(start).Nanoseconds()) / float64(n)
+	}
+	var big, small float64
+	for b.Loop() {
+		big = per(100_000)
+		small = per(1_000)
+	}
+	b.ReportMetric(big, "ns/delivery@100k")
+	b.ReportMetric(small, "ns/delivery@1k")
+	b.ReportMetric(big/small, "ratio")
 }
