@@ -1,0 +1,848 @@
+package rules
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/anpikit/anpi/jma"
+)
+
+// StateOptions bounds the memory of a State. A nil *StateOptions means
+// defaults.
+type StateOptions struct {
+	// EventTTL is how long a (rule, event) record is kept after its last
+	// update; default 72h (the jma.Tracker default). A record with a hold
+	// pending is kept until the hold is released.
+	EventTTL time.Duration
+	// MaxRecords bounds the (rule, event) records; the least recently
+	// updated without a pending hold are dropped first. Default 4096.
+	MaxRecords int
+}
+
+// State is the memory that makes evaluation escalate-only and carries the
+// hold and suppression windows: per (rule, event) the recipients already
+// reached (a bitset over index ordinals) and any held send, and per rule the
+// regions and levels recently reached (the series). The caller owns it and
+// passes time in; it never reads a clock. It is safe for concurrent use, and
+// it persists with encoding/json (MarshalJSON and UnmarshalJSON), recipients
+// written as IDs so it can be restored against a rebuilt index.
+type State struct {
+	mu     sync.Mutex
+	opt    StateOptions
+	recs   map[string]*record
+	series map[string]*mark
+}
+
+// record is the memory of one (rule, event).
+type record struct {
+	rule, event    string
+	drill          bool
+	first, last    time.Time
+	ix             *Index   // index the sent bitset refers to
+	sent           bitset   // ordinals reached or held
+	sentIDs        []string // restored, not yet resolved against an index
+	direct         map[string]bool
+	adminsNotified bool
+	pending        *pending
+}
+
+// pending is a held send.
+type pending struct {
+	due        time.Time
+	drill      bool
+	adminsOnly bool
+	inScope    int
+	matches    []Match
+	direct     []string
+	groups     []string
+	reasons    []string
+	report     *jma.Report
+}
+
+// mark is one region reached by a rule, for the suppression window.
+type mark struct {
+	rule, region string
+	drill        bool
+	level        int
+	at, until    time.Time
+	event        string
+}
+
+// NewState returns an empty state.
+func NewState(opt *StateOptions) *State {
+	s := &State{recs: map[string]*record{}, series: map[string]*mark{}}
+	if opt != nil {
+		s.opt = *opt
+	}
+	if s.opt.EventTTL <= 0 {
+		s.opt.EventTTL = 72 * time.Hour
+	}
+	if s.opt.MaxRecords <= 0 {
+		s.opt.MaxRecords = 4096
+	}
+	return s
+}
+
+// Evaluate decides, for one update, what each rule does, with no memory of
+// earlier updates: it is State.Evaluate on a fresh State. Use a State to be
+// escalate-only across updates and to release holds.
+func Evaluate(u jma.Update, rs []Rule, ix *Index, now time.Time) []Decision {
+	return NewState(nil).Evaluate(u, rs, ix, now)
+}
+
+// Evaluate decides what each rule does about update u at time now (the
+// caller's clock, or a virtual one in a replay). It first releases the holds
+// that are due at now (as State.Due does), then returns, in rule order, at
+// most two decisions per applicable rule: a notice to administrators for a
+// suppressed part, and the send, drill, hold, cancel or skip itself. A rule
+// whose kind does not fit the report (an earthquake rule and a VTSE41, say)
+// yields nothing. Recipients are those newly in scope: nobody is asked twice
+// about the same event by the same rule. A nil index is an empty one.
+func (s *State) Evaluate(u jma.Update, rs []Rule, ix *Index, now time.Time) []Decision {
+	if ix == nil {
+		ix = NewIndex()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.due(now)
+	s.prune(now)
+	if u.Report == nil {
+		return out
+	}
+	ev := eventKey(&u)
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	for i := range rs {
+		out = append(out, s.evalRule(&rs[i], &u, ix, ev, now)...)
+	}
+	return out
+}
+
+// Due releases the holds whose time has come (HoldUntil ≤ now) as send or
+// drill decisions, ordered by due time then rule.
+func (s *State) Due(now time.Time) []Decision {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.due(now)
+}
+
+// NextDue returns the earliest pending hold time, if any: the moment a
+// caller should call Due next.
+func (s *State) NextDue() (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var t time.Time
+	ok := false
+	for _, r := range s.recs {
+		if r.pending != nil && (!ok || r.pending.due.Before(t)) {
+			t, ok = r.pending.due, true
+		}
+	}
+	return t, ok
+}
+
+// Len returns the number of (rule, event) records held.
+func (s *State) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.recs)
+}
+
+func (s *State) due(now time.Time) []Decision {
+	var out []Decision
+	for _, r := range s.recs {
+		p := r.pending
+		if p == nil || p.due.After(now) {
+			continue
+		}
+		r.pending = nil
+		d := Decision{Rule: r.rule, Event: r.event, Action: ActionSend, Drill: p.drill, AdminsOnly: p.adminsOnly,
+			InScope: p.inScope, Matches: p.matches, Direct: p.direct, Groups: p.groups, HoldUntil: p.due, At: p.due, Report: p.report}
+		if p.drill {
+			d.Action = ActionDrill
+		}
+		d.Reason = "hold until " + p.due.UTC().Format(time.RFC3339) + " expired: " + strings.Join(p.reasons, "; ")
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b Decision) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Event, b.Event))
+	})
+	return out
+}
+
+func (s *State) prune(now time.Time) {
+	for k, r := range s.recs {
+		if r.pending == nil && now.Sub(r.last) > s.opt.EventTTL {
+			delete(s.recs, k)
+		}
+	}
+	for k, m := range s.series {
+		if now.After(m.until) {
+			delete(s.series, k)
+		}
+	}
+	if len(s.recs) > s.opt.MaxRecords {
+		var rs []*record
+		for _, r := range s.recs {
+			if r.pending == nil {
+				rs = append(rs, r)
+			}
+		}
+		slices.SortFunc(rs, func(a, b *record) int { return a.last.Compare(b.last) })
+		for _, r := range rs[:max(0, min(len(rs), len(s.recs)-s.opt.MaxRecords))] {
+			delete(s.recs, recKey(r.rule, r.event))
+		}
+	}
+}
+
+func recKey(rule, event string) string { return rule + "\x00" + event }
+
+func seriesKey(rule string, drill bool, region string) string {
+	return fmt.Sprintf("%s\x00%t\x00%s", rule, drill, region)
+}
+
+// eventKey is the event of an update: the tracker's key, with 緊急地震速報
+// and the observed earthquake reports of one EventID sharing one event.
+func eventKey(u *jma.Update) string {
+	if rest, ok := strings.CutPrefix(u.Key, "eew:"); ok {
+		return "quake:" + rest
+	}
+	return u.Key
+}
+
+// applies reports whether a rule looks at reports of this family.
+func applies(r *Rule, rep *jma.Report) bool {
+	switch r.Kind {
+	case KindEarthquake:
+		return rep.Family == jma.FamilyEarthquake || (rep.Family == jma.FamilyEEW && r.Earthquake != nil && r.Earthquake.EEW)
+	case KindTsunami:
+		return rep.Family == jma.FamilyTsunami
+	case KindWeather:
+		return rep.Family == jma.FamilyWarning
+	}
+	return false
+}
+
+func (s *State) evalRule(r *Rule, u *jma.Update, ix *Index, ev string, now time.Time) []Decision {
+	rep := u.Report
+	if !applies(r, rep) {
+		return nil
+	}
+	base := Decision{Rule: r.ID, Event: ev, At: now, Report: rep}
+	skip := func(why SkipReason, msg string) []Decision {
+		d := base
+		d.Action, d.Skip, d.Reason = ActionSkip, why, msg
+		return []Decision{d}
+	}
+	if r.Disabled {
+		return skip(SkipDisabled, "rule disabled")
+	}
+	switch rep.Control.Status {
+	case jma.StatusNormal:
+	case jma.StatusTraining:
+		if !r.Options.Drill {
+			return skip(SkipDrill, "訓練 document: the rule does not opt in to drills")
+		}
+		base.Drill = true
+	default:
+		return skip(SkipTest, fmt.Sprintf("%s document (status %q): never sent", rep.Type, rep.Control.Status))
+	}
+	key := recKey(r.ID, ev)
+	rec := s.recs[key]
+	switch u.Change {
+	case jma.ChangeDuplicate:
+		return skip(SkipDuplicate, "duplicate delivery or VPWW53/54 twin: already evaluated")
+	case jma.ChangeCancel:
+		return s.cancel(r, rec, base, ix)
+	}
+
+	ms, active, info := match(r, u)
+	if rec != nil {
+		rec.resolve(ix)
+		if u.Change == jma.ChangeCorrection && rec.pending != nil {
+			rec.revise(u, ms, ix)
+		}
+	}
+	if len(ms) == 0 {
+		if r.Kind == KindWeather && !active && rec != nil && rec.pending == nil {
+			// The series of warnings is over: a later issuance is news again.
+			delete(s.recs, key)
+		}
+		return skip(SkipBelowThreshold, info)
+	}
+	if rec == nil {
+		rec = &record{rule: r.ID, event: ev, drill: base.Drill, first: now, ix: ix}
+		s.recs[key] = rec
+	}
+	rec.last = now
+
+	live, supp := s.splitSuppressed(r, base.Drill, ev, ms, now)
+	var out []Decision
+	if len(supp) > 0 {
+		out = append(out, s.suppressed(r, rec, base, supp, ix))
+	}
+	if len(live) == 0 {
+		return out
+	}
+	d := base
+	d.Action = ActionSend
+	if base.Drill {
+		d.Action = ActionDrill
+	}
+	n, total := collect(r, rec, ix, live, &d)
+	switch {
+	case r.Options.AdminsOnly:
+		if rec.adminsNotified {
+			return append(out, skipOf(d, SkipNotified, "administrators were already notified of this event"))
+		}
+		rec.adminsNotified = true
+		d.AdminsOnly, d.InScope, d.Direct = true, n, slices.Clone(r.Admins)
+		for i := range d.Matches {
+			d.Matches[i].Recipients = nil
+		}
+		d.Reason = fmt.Sprintf("administrators only: %s", summarize(live, n))
+	case n == 0 && len(d.Groups) == 0:
+		if total == 0 {
+			return append(out, skipOf(d, SkipNoRecipients, "matched "+summarize(live, 0)+" but nobody is registered there"))
+		}
+		return append(out, skipOf(d, SkipNotified, "escalate-only: everyone in scope was already reached ("+summarize(live, 0)+")"))
+	default:
+		d.Reason = summarize(d.Matches, n)
+		if len(d.Groups) > 0 {
+			d.Reason += "; groups " + strings.Join(d.Groups, ",")
+		}
+	}
+	s.markSeries(r, base.Drill, ev, live, now)
+	if h := r.Options.Hold; h > 0 {
+		p := rec.pending
+		if p == nil {
+			p = &pending{due: now.Add(h), drill: base.Drill, adminsOnly: d.AdminsOnly}
+			rec.pending = p
+		}
+		p.matches = append(p.matches, d.Matches...)
+		p.direct = append(p.direct, d.Direct...)
+		p.groups = append(p.groups, d.Groups...)
+		p.inScope += d.InScope
+		p.reasons = append(p.reasons, d.Reason)
+		p.report = rep
+		d.Action, d.HoldUntil = ActionHold, p.due
+		d.Reason = "held until " + p.due.UTC().Format(time.RFC3339) + ": " + d.Reason
+	}
+	return append(out, d)
+}
+
+func skipOf(d Decision, why SkipReason, msg string) Decision {
+	d.Action, d.Skip, d.Reason = ActionSkip, why, msg
+	d.Matches, d.Direct, d.Groups, d.AdminsOnly, d.InScope = nil, nil, nil, false, 0
+	return d
+}
+
+// collect fills d with the recipients newly in scope for the live matches and
+// marks them reached. It returns the number newly in scope and the number in
+// scope in total (reached before or now).
+func collect(r *Rule, rec *record, ix *Index, live []Match, d *Decision) (n, total int) {
+	count := r.Options.AdminsOnly
+	switch target(r) {
+	case TargetFixed:
+		m := live[0]
+		for _, id := range r.Recipients {
+			total++
+			if rec.direct["r:"+id] {
+				continue
+			}
+			rec.setDirect("r:" + id)
+			m.Recipients = append(m.Recipients, id)
+			n++
+		}
+		for _, g := range r.Groups {
+			if !rec.direct["g:"+g] {
+				rec.setDirect("g:" + g)
+				d.Groups = append(d.Groups, g)
+			}
+		}
+		d.Matches = []Match{m}
+	case TargetNationwide:
+		m := live[0]
+		total = ix.live
+		if !count {
+			m.Recipients = make([]string, 0, ix.live)
+		}
+		ix.alive.each(func(ord uint32) {
+			if rec.sent.has(ord) {
+				return
+			}
+			rec.sent.set(ord)
+			n++
+			if !count {
+				m.Recipients = append(m.Recipients, ix.ids[ord])
+			}
+		})
+		d.Matches = []Match{m}
+	default:
+		d.Matches = make([]Match, 0, len(live))
+		for _, m := range live {
+			post := ix.postingsLocked(m.Region)
+			total += len(post)
+			if len(post) > 0 && len(rec.sent) < len(ix.ids)/64+1 {
+				rec.sent = append(rec.sent, make([]uint64, len(ix.ids)/64+1-len(rec.sent))...)
+			}
+			for _, ord := range post {
+				w, b := ord>>6, uint64(1)<<(ord&63)
+				if rec.sent[w]&b != 0 {
+					continue
+				}
+				rec.sent[w] |= b
+				n++
+				if !count {
+					m.Recipients = append(m.Recipients, ix.ids[ord])
+				}
+			}
+			if len(m.Recipients) > 0 || count {
+				d.Matches = append(d.Matches, m)
+			}
+		}
+	}
+	return n, total
+}
+
+func target(r *Rule) Target {
+	if r.Target == "" {
+		return TargetRegion
+	}
+	return r.Target
+}
+
+func (rec *record) setDirect(k string) {
+	if rec.direct == nil {
+		rec.direct = map[string]bool{}
+	}
+	rec.direct[k] = true
+}
+
+// resolve makes the sent bitset refer to ix: it maps restored IDs, or the
+// ordinals of another index, to ix's ordinals.
+func (rec *record) resolve(ix *Index) {
+	if rec.ix == ix && rec.sentIDs == nil {
+		return
+	}
+	var ids []string
+	if rec.sentIDs != nil {
+		ids = rec.sentIDs
+	} else if rec.ix != nil {
+		old := rec.ix
+		old.mu.RLock()
+		rec.sent.each(func(ord uint32) {
+			if int(ord) < len(old.ids) {
+				ids = append(ids, old.ids[ord])
+			}
+		})
+		old.mu.RUnlock()
+	}
+	rec.sent, rec.sentIDs, rec.ix = nil, nil, ix
+	for _, id := range ids {
+		if ord, ok := ix.byID[id]; ok {
+			rec.sent.set(ord)
+		}
+	}
+}
+
+// revise applies a 訂正 to a held send: held matches whose region the
+// corrected report no longer matches are dropped (and their recipients may
+// be asked again if another region matches them).
+func (rec *record) revise(u *jma.Update, ms []Match, ix *Index) {
+	still := map[string]bool{}
+	for _, m := range ms {
+		still[m.Region] = true
+	}
+	named := map[string]bool{}
+	for _, f := range u.Quake {
+		named[RegionKey(RegionQuake, f.Area)] = true
+	}
+	for _, f := range u.Tsunami {
+		named[RegionKey(RegionTsunami, f.Region)] = true
+	}
+	for _, f := range u.Warnings {
+		named[RegionKey(RegionWarning, f.Area)] = true
+	}
+	p := rec.pending
+	kept := p.matches[:0]
+	for _, m := range p.matches {
+		if named[m.Region] && !still[m.Region] {
+			for _, id := range m.Recipients {
+				if ord, ok := ix.byID[id]; ok {
+					rec.sent.clear(ord)
+				}
+			}
+			continue
+		}
+		kept = append(kept, m)
+	}
+	p.matches = kept
+	p.reasons = append(p.reasons, "訂正 applied")
+	if len(p.matches) == 0 && len(p.direct) == 0 && len(p.groups) == 0 {
+		rec.pending = nil
+	}
+}
+
+func (s *State) cancel(r *Rule, rec *record, base Decision, ix *Index) []Decision {
+	d := base
+	if rec == nil {
+		d.Action, d.Skip, d.Reason = ActionSkip, SkipNothingToCancel, "取消: the rule sent nothing for this event"
+		return []Decision{d}
+	}
+	rec.resolve(ix)
+	held := map[string]bool{}
+	if p := rec.pending; p != nil {
+		for _, m := range p.matches {
+			for _, id := range m.Recipients {
+				held[id] = true
+			}
+			d.Dropped += len(m.Recipients)
+		}
+		for _, id := range p.direct {
+			held["r:"+id] = true
+		}
+		d.Dropped += len(p.direct)
+	}
+	heldGroups := map[string]bool{}
+	if p := rec.pending; p != nil {
+		for _, g := range p.groups {
+			heldGroups[g] = true
+		}
+	}
+	rec.sent.each(func(ord uint32) {
+		if int(ord) < len(ix.ids) && !held[ix.ids[ord]] {
+			d.Direct = append(d.Direct, ix.ids[ord])
+		}
+	})
+	for _, k := range sortedKeys(rec.direct) {
+		kind, v, _ := strings.Cut(k, ":")
+		switch {
+		case kind == "g" && !heldGroups[v]:
+			d.Groups = append(d.Groups, v)
+		case kind == "r" && !held[k]:
+			d.Direct = append(d.Direct, v)
+		}
+	}
+	if rec.adminsNotified && (rec.pending == nil || !rec.pending.adminsOnly) {
+		d.Direct = append(d.Direct, r.Admins...)
+	}
+	d.Direct = dedupe(d.Direct)
+	delete(s.recs, recKey(rec.rule, rec.event))
+	for k, m := range s.series {
+		if m.rule == rec.rule && m.event == rec.event {
+			delete(s.series, k)
+		}
+	}
+	if len(d.Direct) == 0 && len(d.Groups) == 0 && d.Dropped == 0 {
+		d.Action, d.Skip, d.Reason = ActionSkip, SkipNothingToCancel, "取消: the rule sent nothing for this event"
+		return []Decision{d}
+	}
+	d.Action = ActionCancel
+	d.Reason = fmt.Sprintf("取消 of %s: tell %d already reached; %d held dropped", base.Report.Control.Title, len(d.Direct), d.Dropped)
+	return []Decision{d}
+}
+
+func dedupe(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := ids[:0]
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// splitSuppressed separates the matches in the same series as an earlier
+// event of the rule (same region, within the window, level not higher).
+func (s *State) splitSuppressed(r *Rule, drill bool, ev string, ms []Match, now time.Time) (live, supp []Match) {
+	if r.Options.Suppress <= 0 {
+		return ms, nil
+	}
+	for _, m := range ms {
+		mk := s.series[seriesKey(r.ID, drill, m.Region)]
+		if mk != nil && mk.event != ev && !now.After(mk.until) && m.level <= mk.level {
+			supp = append(supp, m)
+		} else {
+			live = append(live, m)
+		}
+	}
+	return live, supp
+}
+
+func (s *State) markSeries(r *Rule, drill bool, ev string, ms []Match, now time.Time) {
+	if r.Options.Suppress <= 0 {
+		return
+	}
+	for _, m := range ms {
+		k := seriesKey(r.ID, drill, m.Region)
+		mk := s.series[k]
+		if mk == nil || mk.event != ev || m.level > mk.level {
+			lvl := m.level
+			if mk != nil && mk.event == ev {
+				lvl = max(lvl, mk.level)
+			}
+			mk = &mark{rule: r.ID, region: m.Region, drill: drill, level: lvl, at: now, until: now.Add(r.Options.Suppress), event: ev}
+			s.series[k] = mk
+		}
+	}
+}
+
+// suppressed builds the decision for the suppressed matches: a notice to the
+// administrators (once per event), or a skip.
+func (s *State) suppressed(r *Rule, rec *record, base Decision, supp []Match, ix *Index) Decision {
+	d := base
+	inScope := 0
+	switch target(r) {
+	case TargetFixed:
+		inScope = len(r.Recipients)
+	case TargetNationwide:
+		inScope = ix.live
+	default:
+		for _, m := range supp {
+			for _, ord := range ix.postingsLocked(m.Region) {
+				if !rec.sent.has(ord) {
+					inScope++
+				}
+			}
+		}
+	}
+	var why []string
+	for _, m := range supp {
+		mk := s.series[seriesKey(r.ID, base.Drill, m.Region)]
+		why = append(why, fmt.Sprintf("%s (event %s reached it at %s)", m.Why(), mk.event, mk.at.UTC().Format(time.RFC3339)))
+	}
+	msg := fmt.Sprintf("suppressed within %s of the same series, level not higher: %s; %d recipients not asked",
+		r.Options.Suppress, strings.Join(why, ", "), inScope)
+	if len(r.Admins) == 0 || rec.adminsNotified {
+		d.Action, d.Skip, d.Reason = ActionSkip, SkipSuppressed, msg
+		return d
+	}
+	rec.adminsNotified = true
+	d.Action = ActionSend
+	if base.Drill {
+		d.Action = ActionDrill
+	}
+	d.AdminsOnly, d.InScope, d.Direct, d.Matches = true, inScope, slices.Clone(r.Admins), supp
+	d.Reason = msg + "; administrators only"
+	return d
+}
+
+// ---- matching ----
+
+// match returns the regions of the update that satisfy the rule, strongest
+// first; active says whether any matching weather kind is still in force;
+// info explains an empty result.
+func match(r *Rule, u *jma.Update) (ms []Match, active bool, info string) {
+	switch r.Kind {
+	case KindEarthquake:
+		ms, info = matchQuake(r, u)
+	case KindTsunami:
+		ms, info = matchTsunami(r, u)
+	case KindWeather:
+		ms, active, info = matchWeather(r, u)
+	}
+	slices.SortFunc(ms, func(a, b Match) int { return cmp.Or(cmp.Compare(b.level, a.level), cmp.Compare(a.Region, b.Region)) })
+	return ms, active, info
+}
+
+func matchQuake(r *Rule, u *jma.Update) ([]Match, string) {
+	e := r.Earthquake
+	var ms []Match
+	best := jma.IntensityNone
+	for _, f := range u.Quake {
+		if f.Forecast && !e.EEW {
+			continue
+		}
+		if !inFilter(f.Area, f.Pref, e.Areas, e.Prefectures) {
+			continue
+		}
+		v := f.Intensity
+		if v.Unreceived() && r.Options.Unreceived == UnreceivedIgnore {
+			v = definiteIntensity(u.Report, f.Area)
+		}
+		best = best.Max(v)
+		if !v.AtLeast(e.Threshold) {
+			continue
+		}
+		ms = append(ms, Match{Region: RegionKey(RegionQuake, f.Area), Pref: f.Pref, Intensity: v, level: int(v.Floor())})
+	}
+	if len(ms) == 0 {
+		if best == jma.IntensityNone {
+			return nil, fmt.Sprintf("below threshold %s: no area in the rule's scope reported", e.Threshold)
+		}
+		return nil, fmt.Sprintf("below threshold %s: highest in scope %s", e.Threshold, best)
+	}
+	return ms, ""
+}
+
+// definiteIntensity is the highest received intensity of an area in the
+// report, ignoring 震度５弱以上未入電 (the UnreceivedIgnore policy).
+func definiteIntensity(rep *jma.Report, area string) jma.Intensity {
+	v := jma.IntensityNone
+	if rep == nil || rep.Earthquake == nil || rep.Earthquake.Intensity == nil {
+		return v
+	}
+	for _, p := range rep.Earthquake.Intensity.Prefs {
+		for i := range p.Areas {
+			a := &p.Areas[i]
+			if a.Code != area {
+				continue
+			}
+			if !a.MaxInt.Unreceived() {
+				v = v.Max(a.MaxInt)
+			}
+			for _, c := range a.Cities {
+				if !c.MaxInt.Unreceived() {
+					v = v.Max(c.MaxInt)
+				}
+				for _, st := range c.Stations {
+					if !st.Int.Unreceived() {
+						v = v.Max(st.Int)
+					}
+				}
+			}
+		}
+	}
+	return v
+}
+
+// inFilter reports whether an area is within the rule's areas or
+// prefectures (everything when both are empty).
+func inFilter(area, pref string, areas, prefs []string) bool {
+	if len(areas) == 0 && len(prefs) == 0 {
+		return true
+	}
+	return slices.Contains(areas, area) || (pref != "" && slices.Contains(prefs, pref))
+}
+
+func tsunamiLevels(r *Rule) []TsunamiLevel {
+	if len(r.Tsunami.Kinds) == 0 {
+		return []TsunamiLevel{LevelMajor, LevelWarning}
+	}
+	return r.Tsunami.Kinds
+}
+
+func levelOf(k jma.TsunamiKind) TsunamiLevel {
+	switch k.Level() {
+	case 3:
+		return LevelMajor
+	case 2:
+		return LevelWarning
+	case 1:
+		return LevelAdvisory
+	}
+	return ""
+}
+
+func matchTsunami(r *Rule, u *jma.Update) ([]Match, string) {
+	t := r.Tsunami
+	levels := tsunamiLevels(r)
+	var ms []Match
+	for _, f := range u.Tsunami {
+		l := levelOf(f.Kind)
+		if l == "" || !slices.Contains(levels, l) {
+			continue
+		}
+		if len(t.Regions) > 0 && !slices.Contains(t.Regions, f.Region) {
+			continue
+		}
+		ms = append(ms, Match{Region: RegionKey(RegionTsunami, f.Region), TsunamiKind: f.Kind, level: f.Kind.Level()})
+	}
+	if len(ms) == 0 {
+		return nil, fmt.Sprintf("no region in scope under %s", joinLevels(levels))
+	}
+	return ms, ""
+}
+
+func joinLevels(ls []TsunamiLevel) string {
+	s := make([]string, len(ls))
+	for i, l := range ls {
+		s[i] = string(l)
+	}
+	return strings.Join(s, "/")
+}
+
+// weatherKindMatches reports whether a kind code is one the rule reacts to.
+func weatherKindMatches(kinds []string, code string) bool {
+	sev := jma.KindSeverity(code)
+	if len(kinds) == 0 {
+		return sev == jma.SeveritySpecial
+	}
+	for _, k := range kinds {
+		switch {
+		case k == code:
+			return true
+		case k == WeatherSpecial && sev == jma.SeveritySpecial:
+			return true
+		case k == WeatherWarnings && (sev == jma.SeverityWarning || sev == jma.SeverityDanger):
+			return true
+		}
+	}
+	return false
+}
+
+func inWeatherFilter(area, pref string, w *WeatherTrigger) bool {
+	if len(w.Areas) == 0 && len(w.Prefectures) == 0 {
+		return true
+	}
+	if slices.Contains(w.Areas, area) {
+		return true
+	}
+	for _, p := range w.Prefectures {
+		if (len(p) == 2 && strings.HasPrefix(area, p)) || (len(p) == 6 && p == pref) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchWeather(r *Rule, u *jma.Update) ([]Match, bool, string) {
+	w := r.Weather
+	var ms []Match
+	active := false
+	for _, f := range u.Warnings {
+		if !inWeatherFilter(f.Area, f.Pref, w) {
+			continue
+		}
+		for _, c := range f.Active {
+			if weatherKindMatches(w.Kinds, c) {
+				active = true
+			}
+		}
+		var kinds []string
+		lvl := 0
+		for _, c := range f.Issued {
+			if weatherKindMatches(w.Kinds, c) {
+				kinds = append(kinds, c)
+				lvl = max(lvl, int(jma.KindSeverity(c)))
+			}
+		}
+		if len(kinds) == 0 {
+			continue
+		}
+		ms = append(ms, Match{Region: RegionKey(RegionWarning, f.Area), Pref: f.Pref, WarningKinds: kinds, level: lvl})
+	}
+	if len(ms) == 0 {
+		if active {
+			return nil, true, "no matching warning newly issued (継続 and 解除 never fire)"
+		}
+		return nil, false, "no matching warning in force"
+	}
+	return ms, true, ""
+}
