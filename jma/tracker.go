@@ -630,3 +630,20 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// DiffWarnings compares two complete warning states of one prefecture and
+// returns, per municipality (市町村等), the kinds in force, newly issued and
+// lifted, and whether the top severity went up or down. prev may be nil (no
+// earlier state): then only kinds whose Status is 発表 count as issued.
+func DiffWarnings(prev, cur *Report) []WarningFact {
+	var before state
+	if prev != nil {
+		before = fold([]*Report{prev})
+	} else {
+		before = fold(nil)
+	}
+	after := fold([]*Report{cur})
+	u := Update{}
+	diff(&u, cur, before, after, prev == nil || !before.hasWarnings)
+	return u.Warnings
+}

@@ -262,3 +262,24 @@ func TestTrackerUnsupported(t *testing.T) {
 	require.Empty(t, u.Warnings)
 	require.Equal(t, ChangeDuplicate, tr.Apply(r).Change)
 }
+
+func TestDiffWarnings(t *testing.T) {
+	prev := parseFixture(t, "vpww53_pair_1.xml")
+	cur := parseFixture(t, "vpww53_next.xml")
+	facts := DiffWarnings(prev, cur)
+	require.Len(t, facts, 3)
+	byArea := map[string]WarningFact{}
+	for _, f := range facts {
+		byArea[f.Area] = f
+	}
+	require.Equal(t, []string{"07", "33"}, byArea["1720400"].Lifted)
+	require.True(t, byArea["1720400"].Downgraded)
+	require.Equal(t, []string{"05"}, byArea["1720500"].Issued)
+	require.Equal(t, []string{"10"}, byArea["1720200"].Issued)
+
+	first := DiffWarnings(nil, prev)
+	require.Len(t, first, 3)
+	require.Equal(t, "1720500", first[2].Area)
+	require.Equal(t, []string{"03"}, first[2].Issued, "14 雷注意報 is 継続, not new")
+	require.Equal(t, []string{"03", "14"}, first[2].Active)
+}
