@@ -118,7 +118,8 @@ func (s *Store) Close() error {
 // InTx runs fn in one transaction, holding the store's write lock. When fn
 // returns an error or panics, every change it made is undone (and the panic
 // goes on). fn must use only the Tx it is given: calling the Store's own
-// methods from fn deadlocks. The Tx must not be used after fn returns.
+// methods from fn deadlocks. The Tx is not safe for concurrent use, and
+// fails with FailedPrecondition once fn has returned.
 func (s *Store) InTx(ctx context.Context, fn func(tx anpi.Tx) error) error {
 	if fn == nil {
 		return anpi.Errorf(anpi.InvalidArgument, "memstore: transaction: nil function")

@@ -111,3 +111,17 @@ func BenchmarkClaim(b *testing.B) {
 	b.ReportMetric(small, "ns/delivery@1k")
 	b.ReportMetric(big/small, "ratio")
 }
+
+func TestDeleteDepartmentDropsScopedGrants(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New(nil)
+	require.NoError(t, st.CreateDepartment(ctx, &anpi.Department{ID: "d", Name: "d"}))
+	require.NoError(t, st.CreateUser(ctx, &anpi.User{ID: "u1", EmployeeCode: "E1", Name: "a", Status: anpi.Active, Locale: anpi.Japanese}))
+	require.NoError(t, st.GrantRole(ctx, anpi.RoleGrant{UserID: "u1", Role: anpi.SystemAdmin, Department: "d"}))
+	require.NoError(t, st.GrantRole(ctx, anpi.RoleGrant{UserID: "u1", Role: anpi.Manager}))
+	require.NoError(t, st.DeleteDepartment(ctx, "d"))
+	require.NoError(t, st.CreateDepartment(ctx, &anpi.Department{ID: "d", Name: "new d"}))
+	gs, err := st.RoleGrants(ctx, "u1")
+	require.NoError(t, err)
+	require.Equal(t, []anpi.RoleGrant{{UserID: "u1", Role: anpi.Manager}}, gs, "a new department of the same ID inherits no grant")
+}

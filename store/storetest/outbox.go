@@ -356,6 +356,23 @@ func testConcurrentClaims(t *testing.T, st anpi.Store) {
 			}
 		})
 	}
+	// A reader runs alongside the claimers.
+	wg.Go(func() {
+		for range 200 {
+			if _, err := st.CountDeliveries(ctx, "s"); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("count deliveries while claiming: %w", err))
+				mu.Unlock()
+				return
+			}
+			if _, err := st.GetDelivery(ctx, "d00000"); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("get delivery while claiming: %w", err))
+				mu.Unlock()
+				return
+			}
+		}
+	})
 	wg.Wait()
 	for id, owners := range claims {
 		require.Len(t, owners, 1, "delivery %s was claimed by %v", id, owners)
