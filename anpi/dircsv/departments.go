@@ -19,23 +19,24 @@ type DepartmentRecord struct {
 	Department anpi.Department
 }
 
-// Departments is a parsed departments file.
-type Departments struct {
+// DepartmentsFile is a parsed departments file.
+type DepartmentsFile struct {
 	// Columns are the canonical names of the file's columns.
 	Columns []string
 	Records []DepartmentRecord
 
-	has []bool // by department column index
+	has   []bool   // by department column index
+	names []string // by department column index: the header as written
 }
 
 // Has reports whether the file has the column with canonical name col
 // ("parent", "order", …).
-func (d *Departments) Has(col string) bool { return slices.Contains(d.Columns, col) }
+func (d *DepartmentsFile) Has(col string) bool { return slices.Contains(d.Columns, col) }
 
 // ParseDepartments reads and checks a departments file: encoding, header
 // and every row on its own (IDs, duplicates, names, order). Parents and
-// cycles are checked by Plan, against the directory.
-func ParseDepartments(r io.Reader, opts *Options) (*Departments, error) {
+// cycles are checked by PlanImport, against the directory.
+func ParseDepartments(r io.Reader, opts *Options) (*DepartmentsFile, error) {
 	errs := newErrList(opts)
 	d, err := parseDepartments(r, opts, errs)
 	if err != nil {
@@ -47,17 +48,17 @@ func ParseDepartments(r io.Reader, opts *Options) (*Departments, error) {
 	return d, nil
 }
 
-func parseDepartments(r io.Reader, opts *Options, errs *errList) (*Departments, error) {
-	text, err := readText(r, DepartmentsFile, opts, errs)
+func parseDepartments(r io.Reader, opts *Options, errs *errList) (*DepartmentsFile, error) {
+	text, err := readText(r, fileDepartments, opts, errs)
 	if err != nil || text == nil {
 		return nil, err
 	}
-	out := &Departments{}
+	out := &DepartmentsFile{}
 	ids := map[anpi.DepartmentID]int{}
-	t := readTable(*text, DepartmentsFile, departmentColumns(), errs, func(t *table, line int, cells []string) {
+	t := readTable(*text, fileDepartments, departmentColumns(), errs, func(t *table, line int, cells []string) {
 		ok := true
 		fail := func(col int, format string, args ...any) {
-			errs.addf(DepartmentsFile, line, t.name(col), format, args...)
+			errs.addf(fileDepartments, line, t.name(col), format, args...)
 			ok = false
 		}
 		rec := DepartmentRecord{Line: line}
@@ -93,7 +94,7 @@ func parseDepartments(r io.Reader, opts *Options, errs *errList) (*Departments, 
 		}
 		if ok {
 			if err := d.Validate(); err != nil { // backstop
-				errs.add(DepartmentsFile, line, "", err)
+				errs.add(fileDepartments, line, "", err)
 				ok = false
 			}
 		}
@@ -105,7 +106,9 @@ func parseDepartments(r io.Reader, opts *Options, errs *errList) (*Departments, 
 		return nil, nil
 	}
 	out.has = make([]bool, numDepartmentColumns)
+	out.names = make([]string, numDepartmentColumns)
 	for i, c := range departmentColumns() {
+		out.names[i] = t.name(i)
 		if t.has(i) {
 			out.has[i] = true
 			out.Columns = append(out.Columns, c.name)

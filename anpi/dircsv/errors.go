@@ -7,10 +7,10 @@ import (
 	"github.com/anpikit/anpi/anpi"
 )
 
-// The file names used in errors and plans.
+// The names of the files in RowError.File.
 const (
-	UsersFile       = "users"
-	DepartmentsFile = "departments"
+	fileUsers       = "users"
+	fileDepartments = "departments"
 )
 
 // DefaultMaxErrors is how many row errors an import collects before it
@@ -22,7 +22,7 @@ const DefaultMaxErrors = 100
 // department a Sync import cannot remove) and which column (as written in
 // the file's header; empty when the problem is not in one cell).
 type RowError struct {
-	File   string // UsersFile or DepartmentsFile
+	File   string // "users" or "departments"
 	Line   int
 	Column string
 	Err    error

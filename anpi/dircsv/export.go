@@ -77,7 +77,7 @@ func ExportUsers(ctx context.Context, tx anpi.Tx, w io.Writer, opts *Options) er
 		row[uRoles] = strings.Join(roles, listSep)
 		rows = append(rows, row)
 	}
-	return writeFile(w, UsersFile, cols, rows, func(i int) string { return "employee " + rows[i][uEmployeeCode] }, opts)
+	return writeFile(w, fileUsers, cols, rows, func(i int) string { return "employee " + rows[i][uEmployeeCode] }, opts)
 }
 
 // ExportDepartments writes every department of the directory tx sees as a
@@ -97,7 +97,7 @@ func ExportDepartments(ctx context.Context, tx anpi.Tx, w io.Writer, opts *Optio
 		row[dOrder] = strconv.Itoa(d.Order)
 		rows = append(rows, row)
 	}
-	return writeFile(w, DepartmentsFile, departmentColumns(), rows, func(i int) string { return "department " + rows[i][dID] }, opts)
+	return writeFile(w, fileDepartments, departmentColumns(), rows, func(i int) string { return "department " + rows[i][dID] }, opts)
 }
 
 // writeFile escapes the cells, checks that they survive the encoding, and

@@ -229,7 +229,7 @@ func TestBadFilesChangeNothing(t *testing.T) {
 		{name: "random bytes", in: random, err: "users: not UTF-8 or Shift_JIS: byte"},
 		{name: "missing required column", in: []byte("社員番号,メールアドレス\nE0001,taro@example.jp\n"), err: "users: line 1: missing required column name (氏名)"},
 		{name: "duplicate employee code", in: []byte(good + "E0001,山田 花子,,,,\n"), err: "users: line 4: 社員番号: duplicate E0001 (also on line 2)"},
-		{name: "unknown department", in: []byte(good + "E0006,新人,,D404,,\n"), err: "users: line 4: departments: department D404 does not exist"},
+		{name: "unknown department", in: []byte(good + "E0006,新人,,D404,,\n"), err: "users: line 4: 部署: department D404 does not exist"},
 		{name: "system admin", in: []byte(good + "E0006,新人,,,,システム管理者\n"), err: "users: line 4: 権限: システム管理者: system administrators cannot be granted by CSV"},
 		{name: "system admin in english", in: []byte(good + "E0006,新人,,,,manager|system_admin\n"), err: "users: line 4: 権限: system_admin: system administrators cannot be granted by CSV"},
 		{name: "bad region", in: []byte(good + "E0006,新人,,,quake:12345,\n"), err: `users: line 4: 所属地域: region "quake:12345": quake code must be 3 digits`},

@@ -192,3 +192,8 @@ func TestParseLinesCountPhysicalLines(t *testing.T) {
 	_, err := ParseUsers(strings.NewReader(in), nil)
 	require.Equal(t, "dircsv: 1 error:\nusers: line 4: work_email: \"bad\" is not an email address", importErr(t, err).Error())
 }
+
+func TestParseHeaderAfterBlankLines(t *testing.T) {
+	_, err := ParseUsers(strings.NewReader("\n\nemployee_code,title\nE1,x\n"), nil)
+	require.Equal(t, "dircsv: 1 error:\nusers: line 3: missing required column name (氏名)", importErr(t, err).Error())
+}

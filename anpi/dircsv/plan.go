@@ -156,8 +156,8 @@ func parentNote(d *anpi.Department) string {
 
 // input is the parsed files of an import.
 type input struct {
-	users *Users
-	depts *Departments
+	users *UsersFile
+	depts *DepartmentsFile
 }
 
 // parseFiles reads and checks the files, collecting the problems of both.
@@ -286,7 +286,7 @@ func (in *input) plan(ctx context.Context, tx anpi.Tx, opts *Options) (*Plan, er
 	return pl.p, nil
 }
 
-func (pl *planner) planDepartments(df *Departments) error {
+func (pl *planner) planDepartments(df *DepartmentsFile) error {
 	final := map[anpi.DepartmentID]*anpi.Department{}
 	if pl.mode != Sync {
 		for id, d := range pl.curDepts {
@@ -313,7 +313,7 @@ func (pl *planner) planDepartments(df *Departments) error {
 	}
 	pl.finalDepts = final
 	// Parents must exist in the result; the result must be a tree.
-	col := departmentColumns()[dParent].name
+	col := df.names[dParent]
 	bad := false
 	for _, rec := range df.Records {
 		d := final[rec.Department.ID]
@@ -325,12 +325,12 @@ func (pl *planner) planDepartments(df *Departments) error {
 			if pl.curDepts[d.ParentID] != nil {
 				why = " (a sync import removes the departments absent from the file)"
 			}
-			pl.errs.addf(DepartmentsFile, rec.Line, col, "parent department %s does not exist%s", d.ParentID, why)
+			pl.errs.addf(fileDepartments, rec.Line, col, "parent department %s does not exist%s", d.ParentID, why)
 			bad = true
 			continue
 		}
 		if cycle := findCycle(final, d.ID); cycle != nil {
-			pl.errs.addf(DepartmentsFile, rec.Line, col, "parent %s makes a cycle: %s", d.ParentID, strings.Join(cycle, " → "))
+			pl.errs.addf(fileDepartments, rec.Line, col, "parent %s makes a cycle: %s", d.ParentID, strings.Join(cycle, " → "))
 			bad = true
 		}
 	}
@@ -343,7 +343,7 @@ func (pl *planner) planDepartments(df *Departments) error {
 	}
 	tree, err := anpi.NewDepartmentTree(list)
 	if err != nil {
-		pl.errs.add(DepartmentsFile, 0, "", err)
+		pl.errs.add(fileDepartments, 0, "", err)
 		return nil
 	}
 	pl.finalTree = tree
@@ -448,12 +448,11 @@ func (pl *planner) loadUsers() error {
 	return nil
 }
 
-func (pl *planner) planUsers(uf *Users) error {
+func (pl *planner) planUsers(uf *UsersFile) error {
 	if err := pl.loadUsers(); err != nil {
 		return err
 	}
-	cols := userColumns()
-	colName := func(c int) string { return cols[c].name }
+	colName := func(c int) string { return uf.names[c] }
 	byCode := make(map[string]*anpi.User, len(pl.users))
 	byID := make(map[anpi.UserID]*anpi.User, len(pl.users))
 	for _, u := range pl.users {
@@ -470,7 +469,7 @@ func (pl *planner) planUsers(uf *Users) error {
 		pl.inFile[r.EmployeeCode] = true
 		ok := true
 		fail := func(c int, format string, args ...any) {
-			pl.errs.addf(UsersFile, line, colName(c), format, args...)
+			pl.errs.addf(fileUsers, line, colName(c), format, args...)
 			ok = false
 		}
 		cur := byCode[r.EmployeeCode]
@@ -541,7 +540,7 @@ func (pl *planner) planUsers(uf *Users) error {
 			continue
 		}
 		if err := next.Validate(); err != nil {
-			pl.errs.add(UsersFile, line, "", err)
+			pl.errs.add(fileUsers, line, "", err)
 			continue
 		}
 		pl.afterFor[id] = next
@@ -657,12 +656,12 @@ func (pl *planner) checkRemovable() error {
 		d := c.Before
 		if m := members[d.ID]; len(m) > 0 {
 			slices.Sort(m)
-			pl.errs.addf(DepartmentsFile, 0, "", "department %s (%s) is absent from the file but %d users still belong to it (%s): a sync import removes only empty departments",
+			pl.errs.addf(fileDepartments, 0, "", "department %s (%s) is absent from the file but %d users still belong to it (%s): a sync import removes only empty departments",
 				d.ID, d.Name, len(m), strings.Join(firstN(m, 5), ", "))
 		}
 		if s := scoped[d.ID]; len(s) > 0 {
 			slices.Sort(s)
-			pl.errs.addf(DepartmentsFile, 0, "", "department %s (%s) is absent from the file but role grants are scoped to it (%s): revoke them first",
+			pl.errs.addf(fileDepartments, 0, "", "department %s (%s) is absent from the file but role grants are scoped to it (%s): revoke them first",
 				d.ID, d.Name, strings.Join(firstN(s, 5), ", "))
 		}
 	}

@@ -109,9 +109,9 @@ func (t *table) name(c int) string {
 	return t.cols[c].name
 }
 
-// parseHeader maps the header record to columns. Unknown, duplicate and
-// missing required columns are errors on line 1.
-func parseHeader(file string, cols []column, rec []string, errs *errList) *table {
+// parseHeader maps the header record, on line line, to columns. Unknown,
+// duplicate and missing required columns are errors.
+func parseHeader(file string, line int, cols []column, rec []string, errs *errList) *table {
 	t := &table{file: file, cols: cols, pos: make([]int, len(cols)), header: make([]string, len(rec)), blank: make([]bool, len(rec))}
 	for i := range t.pos {
 		t.pos[i] = -1
@@ -138,7 +138,7 @@ func parseHeader(file string, cols []column, rec []string, errs *errList) *table
 			continue
 		}
 		if p := t.pos[c]; p >= 0 {
-			errs.addf(file, 1, h, "duplicate column: %q and %q are both %s", rec[p], h, cols[c].name)
+			errs.addf(file, line, h, "duplicate column: %q and %q are both %s", rec[p], h, cols[c].name)
 			continue
 		}
 		t.pos[c] = i
@@ -148,11 +148,11 @@ func parseHeader(file string, cols []column, rec []string, errs *errList) *table
 		for _, c := range cols {
 			known = append(known, c.name+"/"+c.ja)
 		}
-		errs.addf(file, 1, "", "unknown columns %s (known: %s)", strings.Join(unknown, ", "), strings.Join(known, ", "))
+		errs.addf(file, line, "", "unknown columns %s (known: %s)", strings.Join(unknown, ", "), strings.Join(known, ", "))
 	}
 	for i, c := range cols {
 		if c.required && t.pos[i] < 0 {
-			errs.addf(file, 1, "", "missing required column %s (%s)", c.name, c.ja)
+			errs.addf(file, line, "", "missing required column %s (%s)", c.name, c.ja)
 		}
 	}
 	return t
@@ -176,7 +176,8 @@ func readTable(text, file string, cols []column, errs *errList, row func(t *tabl
 		return nil
 	}
 	before := len(errs.rows)
-	t := parseHeader(file, cols, rec, errs)
+	line, _ := r.FieldPos(0)
+	t := parseHeader(file, line, cols, rec, errs)
 	if len(errs.rows) > before {
 		return nil
 	}

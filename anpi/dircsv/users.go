@@ -29,26 +29,27 @@ type UserRecord struct {
 	Roles []anpi.RoleGrant
 }
 
-// Users is a parsed users file.
-type Users struct {
+// UsersFile is a parsed users file.
+type UsersFile struct {
 	// Columns are the canonical names of the file's columns, in export
 	// order (see the package documentation).
 	Columns []string
 	Records []UserRecord
 
-	has []bool // by user column index
+	has   []bool   // by user column index
+	names []string // by user column index: the header as written
 }
 
 // Has reports whether the file has the column with canonical name col
 // ("work_email", "roles", …).
-func (u *Users) Has(col string) bool { return slices.Contains(u.Columns, col) }
+func (u *UsersFile) Has(col string) bool { return slices.Contains(u.Columns, col) }
 
 // ParseUsers reads and checks a users file: encoding, header and every row
 // on its own (duplicate employee codes and IDs, names, email, regions,
 // status, locale, roles; never a SystemAdmin grant). It does not look at a
-// directory: unknown departments are found by Plan. Problems come back
+// directory: unknown departments are found by PlanImport. Problems come back
 // together as an *ImportError inside an anpi.InvalidArgument error.
-func ParseUsers(r io.Reader, opts *Options) (*Users, error) {
+func ParseUsers(r io.Reader, opts *Options) (*UsersFile, error) {
 	errs := newErrList(opts)
 	u, err := parseUsers(r, opts, errs)
 	if err != nil {
@@ -60,20 +61,20 @@ func ParseUsers(r io.Reader, opts *Options) (*Users, error) {
 	return u, nil
 }
 
-func parseUsers(r io.Reader, opts *Options, errs *errList) (*Users, error) {
-	text, err := readText(r, UsersFile, opts, errs)
+func parseUsers(r io.Reader, opts *Options, errs *errList) (*UsersFile, error) {
+	text, err := readText(r, fileUsers, opts, errs)
 	if err != nil || text == nil {
 		return nil, err
 	}
 	rows := strings.Count(*text, "\n") // about the number of rows
-	out := &Users{Records: make([]UserRecord, 0, rows)}
+	out := &UsersFile{Records: make([]UserRecord, 0, rows)}
 	codes := make(map[string]int, rows)
 	ids := map[anpi.UserID]int{}
-	t := readTable(*text, UsersFile, userColumns(), errs, func(t *table, line int, cells []string) {
+	t := readTable(*text, fileUsers, userColumns(), errs, func(t *table, line int, cells []string) {
 		rec, ok := parseUserRow(t, line, cells, errs)
 		if code := rec.User.EmployeeCode; code != "" {
 			if prev, dup := codes[code]; dup {
-				errs.addf(UsersFile, line, t.name(uEmployeeCode), "duplicate %s (also on line %d)", code, prev)
+				errs.addf(fileUsers, line, t.name(uEmployeeCode), "duplicate %s (also on line %d)", code, prev)
 				ok = false
 			} else {
 				codes[code] = line
@@ -81,7 +82,7 @@ func parseUsers(r io.Reader, opts *Options, errs *errList) (*Users, error) {
 		}
 		if id := rec.User.ID; id != "" {
 			if prev, dup := ids[id]; dup {
-				errs.addf(UsersFile, line, t.name(uID), "duplicate %s (also on line %d)", id, prev)
+				errs.addf(fileUsers, line, t.name(uID), "duplicate %s (also on line %d)", id, prev)
 				ok = false
 			} else {
 				ids[id] = line
@@ -95,7 +96,9 @@ func parseUsers(r io.Reader, opts *Options, errs *errList) (*Users, error) {
 		return nil, nil
 	}
 	out.has = make([]bool, numUserColumns)
+	out.names = make([]string, numUserColumns)
 	for i, c := range userColumns() {
+		out.names[i] = t.name(i)
 		if t.has(i) {
 			out.has[i] = true
 			out.Columns = append(out.Columns, c.name)
@@ -124,7 +127,7 @@ func readText(r io.Reader, file string, opts *Options, errs *errList) (*string, 
 func parseUserRow(t *table, line int, cells []string, errs *errList) (rec UserRecord, ok bool) {
 	ok = true
 	fail := func(col int, format string, args ...any) {
-		errs.addf(UsersFile, line, t.name(col), format, args...)
+		errs.addf(fileUsers, line, t.name(col), format, args...)
 		ok = false
 	}
 	rec.Line = line
@@ -229,7 +232,7 @@ func parseUserRow(t *table, line int, cells []string, errs *errList) (rec UserRe
 			v.Locale = anpi.Japanese
 		}
 		if err := v.Validate(); err != nil {
-			errs.add(UsersFile, line, "", err)
+			errs.add(fileUsers, line, "", err)
 			ok = false
 		}
 	}
