@@ -50,18 +50,26 @@ type record struct {
 	pending        *pending
 }
 
-// pending is a held send.
+// pending is a held send: one chunk per update that added to it, so each
+// release decision names the report that caused it.
 type pending struct {
 	due        time.Time
 	drill      bool
 	adminsOnly bool
-	inScope    int
-	matches    []Match
-	direct     []string
-	groups     []string
-	reasons    []string
-	report     *jma.Report
+	chunks     []*chunk
 }
+
+// chunk is what one update added to a held send.
+type chunk struct {
+	matches []Match
+	direct  []string
+	groups  []string
+	inScope int
+	reason  string
+	report  *jma.Report
+}
+
+func (c *chunk) empty() bool { return len(c.matches) == 0 && len(c.direct) == 0 && len(c.groups) == 0 }
 
 // mark is one region reached by a rule, for the suppression window.
 type mark struct {
@@ -160,15 +168,17 @@ func (s *State) due(now time.Time) []Decision {
 			continue
 		}
 		r.pending = nil
-		d := Decision{Rule: r.rule, Event: r.event, Action: ActionSend, Drill: p.drill, AdminsOnly: p.adminsOnly,
-			InScope: p.inScope, Matches: p.matches, Direct: p.direct, Groups: p.groups, HoldUntil: p.due, At: p.due, Report: p.report}
-		if p.drill {
-			d.Action = ActionDrill
+		for _, c := range p.chunks {
+			d := Decision{Rule: r.rule, Event: r.event, Action: ActionSend, Drill: p.drill, AdminsOnly: p.adminsOnly,
+				InScope: c.inScope, Matches: c.matches, Direct: c.direct, Groups: c.groups, HoldUntil: p.due, At: p.due, Report: c.report}
+			if p.drill {
+				d.Action = ActionDrill
+			}
+			d.Reason = "hold until " + p.due.UTC().Format(time.RFC3339) + " expired: " + c.reason
+			out = append(out, d)
 		}
-		d.Reason = "hold until " + p.due.UTC().Format(time.RFC3339) + " expired: " + strings.Join(p.reasons, "; ")
-		out = append(out, d)
 	}
-	slices.SortFunc(out, func(a, b Decision) int {
+	slices.SortStableFunc(out, func(a, b Decision) int {
 		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Event, b.Event))
 	})
 	return out
@@ -323,12 +333,8 @@ func (s *State) evalRule(r *Rule, u *jma.Update, ix *Index, ev string, now time.
 			p = &pending{due: now.Add(h), drill: base.Drill, adminsOnly: d.AdminsOnly}
 			rec.pending = p
 		}
-		p.matches = append(p.matches, d.Matches...)
-		p.direct = append(p.direct, d.Direct...)
-		p.groups = append(p.groups, d.Groups...)
-		p.inScope += d.InScope
-		p.reasons = append(p.reasons, d.Reason)
-		p.report = rep
+		p.chunks = append(p.chunks, &chunk{matches: d.Matches, direct: d.Direct, groups: d.Groups,
+			inScope: d.InScope, reason: d.Reason, report: rep})
 		d.Action, d.HoldUntil = ActionHold, p.due
 		d.Reason = "held until " + p.due.UTC().Format(time.RFC3339) + ": " + d.Reason
 	}
@@ -469,21 +475,28 @@ func (rec *record) revise(u *jma.Update, ms []Match, ix *Index) {
 		named[RegionKey(RegionWarning, f.Area)] = true
 	}
 	p := rec.pending
-	kept := p.matches[:0]
-	for _, m := range p.matches {
-		if named[m.Region] && !still[m.Region] {
-			for _, id := range m.Recipients {
-				if ord, ok := ix.byID[id]; ok {
-					rec.sent.clear(ord)
+	chunks := p.chunks[:0]
+	for _, c := range p.chunks {
+		kept := c.matches[:0]
+		for _, m := range c.matches {
+			if named[m.Region] && !still[m.Region] {
+				for _, id := range m.Recipients {
+					if ord, ok := ix.byID[id]; ok {
+						rec.sent.clear(ord)
+					}
 				}
+				continue
 			}
-			continue
+			kept = append(kept, m)
 		}
-		kept = append(kept, m)
+		c.matches = kept
+		if !c.empty() {
+			c.reason += " (訂正 applied)"
+			chunks = append(chunks, c)
+		}
 	}
-	p.matches = kept
-	p.reasons = append(p.reasons, "訂正 applied")
-	if len(p.matches) == 0 && len(p.direct) == 0 && len(p.groups) == 0 {
+	p.chunks = chunks
+	if len(p.chunks) == 0 {
 		rec.pending = nil
 	}
 }
@@ -496,22 +509,22 @@ func (s *State) cancel(r *Rule, rec *record, base Decision, ix *Index) []Decisio
 	}
 	rec.resolve(ix)
 	held := map[string]bool{}
-	if p := rec.pending; p != nil {
-		for _, m := range p.matches {
-			for _, id := range m.Recipients {
-				held[id] = true
-			}
-			d.Dropped += len(m.Recipients)
-		}
-		for _, id := range p.direct {
-			held["r:"+id] = true
-		}
-		d.Dropped += len(p.direct)
-	}
 	heldGroups := map[string]bool{}
 	if p := rec.pending; p != nil {
-		for _, g := range p.groups {
-			heldGroups[g] = true
+		for _, c := range p.chunks {
+			for _, m := range c.matches {
+				for _, id := range m.Recipients {
+					held[id] = true
+				}
+				d.Dropped += len(m.Recipients)
+			}
+			for _, id := range c.direct {
+				held["r:"+id] = true
+			}
+			d.Dropped += len(c.direct)
+			for _, g := range c.groups {
+				heldGroups[g] = true
+			}
 		}
 	}
 	rec.sent.each(func(ord uint32) {

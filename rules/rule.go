@@ -392,7 +392,16 @@ func (v *validator) err() error {
 	if len(v.problems) == 0 {
 		return nil
 	}
-	return &ValidationError{Problems: v.problems}
+	// A field is reported once (a parse problem, not again by the checks).
+	seen := map[string]bool{}
+	var ps []*FieldError
+	for _, p := range v.problems {
+		if !seen[p.Path] {
+			seen[p.Path] = true
+			ps = append(ps, p)
+		}
+	}
+	return &ValidationError{Problems: ps}
 }
 
 func rulePrefix(i int) string {

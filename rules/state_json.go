@@ -27,14 +27,18 @@ type recordJSON struct {
 }
 
 type pendingJSON struct {
-	Due        time.Time `json:"due"`
-	Drill      bool      `json:"drill,omitempty"`
-	AdminsOnly bool      `json:"adminsOnly,omitempty"`
-	InScope    int       `json:"inScope,omitempty"`
-	Matches    []Match   `json:"matches,omitempty"`
-	Direct     []string  `json:"direct,omitempty"`
-	Groups     []string  `json:"groups,omitempty"`
-	Reasons    []string  `json:"reasons,omitempty"`
+	Due        time.Time   `json:"due"`
+	Drill      bool        `json:"drill,omitempty"`
+	AdminsOnly bool        `json:"adminsOnly,omitempty"`
+	Chunks     []chunkJSON `json:"chunks"`
+}
+
+type chunkJSON struct {
+	Matches []Match  `json:"matches,omitempty"`
+	Direct  []string `json:"direct,omitempty"`
+	Groups  []string `json:"groups,omitempty"`
+	InScope int      `json:"inScope,omitempty"`
+	Reason  string   `json:"reason"`
 }
 
 type markJSON struct {
@@ -70,8 +74,11 @@ func (s *State) MarshalJSON() ([]byte, error) {
 		}
 		slices.Sort(j.Sent)
 		if p := r.pending; p != nil {
-			j.Pending = &pendingJSON{Due: p.due, Drill: p.drill, AdminsOnly: p.adminsOnly, InScope: p.inScope,
-				Matches: p.matches, Direct: p.direct, Groups: p.groups, Reasons: p.reasons}
+			j.Pending = &pendingJSON{Due: p.due, Drill: p.drill, AdminsOnly: p.adminsOnly, Chunks: []chunkJSON{}}
+			for _, c := range p.chunks {
+				j.Pending.Chunks = append(j.Pending.Chunks, chunkJSON{Matches: c.matches, Direct: c.direct,
+					Groups: c.groups, InScope: c.inScope, Reason: c.reason})
+			}
 		}
 		out.Records = append(out.Records, j)
 	}
@@ -143,8 +150,14 @@ func (s *State) UnmarshalJSON(b []byte) error {
 			r.setDirect(k)
 		}
 		if p := j.Pending; p != nil {
-			r.pending = &pending{due: p.Due, drill: p.Drill, adminsOnly: p.AdminsOnly, inScope: p.InScope,
-				matches: p.Matches, direct: p.Direct, groups: p.Groups, reasons: p.Reasons}
+			r.pending = &pending{due: p.Due, drill: p.Drill, adminsOnly: p.AdminsOnly}
+			for _, c := range p.Chunks {
+				r.pending.chunks = append(r.pending.chunks, &chunk{matches: c.Matches, direct: c.Direct,
+					groups: c.Groups, inScope: c.InScope, reason: c.Reason})
+			}
+			if len(r.pending.chunks) == 0 {
+				r.pending = nil
+			}
 		}
 		s.recs[recKey(r.rule, r.event)] = r
 	}
