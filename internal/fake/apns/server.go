@@ -117,7 +117,13 @@ type Server struct {
 	peak      int
 	connSeq   uint64
 	conns     int
+	verified  map[string]verifiedToken // bearer -> claims, so a signature is checked once
 	closeOnce sync.Once
+}
+
+type verifiedToken struct {
+	iss, kid string
+	iat      time.Time
 }
 
 type connKey struct{}
@@ -135,7 +141,7 @@ func Start(opts *Options) *Server {
 	if o.MaxConcurrentStreams <= 0 {
 		o.MaxConcurrentStreams = DefaultMaxConcurrentStreams
 	}
-	s := &Server{opts: o, done: make(chan struct{}), faults: map[string]Fault{}, inflight: map[uint64]int{}}
+	s := &Server{opts: o, done: make(chan struct{}), faults: map[string]Fault{}, inflight: map[uint64]int{}, verified: map[string]verifiedToken{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /3/device/{token}", s.handlePush)
 	s.srv = httptest.NewUnstartedServer(mux)
@@ -384,7 +390,9 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 
 // checkToken checks an "authorization: bearer <JWT>" header: an ES256 JWT
 // with kid and iss, signed by PublicKey when set, issued within the last
-// hour. It returns iss and kid, or the 403 reason.
+// hour. It returns iss and kid, or the 403 reason. A token's signature is
+// verified once and remembered (APNs too validates a provider token once
+// and not on every push); its age is checked on every request.
 func (s *Server) checkToken(h string) (iss, kid, reason string) {
 	tok, ok := strings.CutPrefix(h, "bearer ")
 	if !ok {
@@ -393,9 +401,31 @@ func (s *Server) checkToken(h string) (iss, kid, reason string) {
 	if !ok || tok == "" {
 		return "", "", "MissingProviderToken"
 	}
+	s.mu.Lock()
+	v, ok := s.verified[tok]
+	s.mu.Unlock()
+	if !ok {
+		if v, reason = s.verifyToken(tok); reason != "" {
+			return "", "", reason
+		}
+		s.mu.Lock()
+		if len(s.verified) >= 1024 {
+			clear(s.verified)
+		}
+		s.verified[tok] = v
+		s.mu.Unlock()
+	}
+	if s.opts.Now().Sub(v.iat) > TokenLifetime {
+		return "", "", "ExpiredProviderToken"
+	}
+	return v.iss, v.kid, ""
+}
+
+// verifyToken checks a JWT's form, claims and signature.
+func (s *Server) verifyToken(tok string) (v verifiedToken, reason string) {
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
-		return "", "", "InvalidProviderToken"
+		return v, "InvalidProviderToken"
 	}
 	var hdr struct {
 		Alg string `json:"alg"`
@@ -406,29 +436,26 @@ func (s *Server) checkToken(h string) (iss, kid, reason string) {
 		Iat *int64 `json:"iat"`
 	}
 	if !decodeSegment(parts[0], &hdr) || !decodeSegment(parts[1], &claims) {
-		return "", "", "InvalidProviderToken"
+		return v, "InvalidProviderToken"
 	}
 	if hdr.Alg != "ES256" || hdr.Kid == "" || claims.Iss == "" || claims.Iat == nil {
-		return "", "", "InvalidProviderToken"
+		return v, "InvalidProviderToken"
 	}
 	if (s.opts.KeyID != "" && hdr.Kid != s.opts.KeyID) || (s.opts.TeamID != "" && claims.Iss != s.opts.TeamID) {
-		return "", "", "InvalidProviderToken"
+		return v, "InvalidProviderToken"
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil || len(sig) != 64 {
-		return "", "", "InvalidProviderToken"
+		return v, "InvalidProviderToken"
 	}
 	if s.opts.PublicKey != nil {
 		sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
 		r, ss := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
 		if !ecdsa.Verify(s.opts.PublicKey, sum[:], r, ss) {
-			return "", "", "InvalidProviderToken"
+			return v, "InvalidProviderToken"
 		}
 	}
-	if s.opts.Now().Sub(time.Unix(*claims.Iat, 0)) > TokenLifetime {
-		return "", "", "ExpiredProviderToken"
-	}
-	return claims.Iss, hdr.Kid, ""
+	return verifiedToken{iss: claims.Iss, kid: hdr.Kid, iat: time.Unix(*claims.Iat, 0)}, ""
 }
 
 func decodeSegment(seg string, v any) bool {
