@@ -56,5 +56,8 @@ func (r *RuleRecord) Validate() error {
 	if err := json.Unmarshal(r.Spec, &obj); err != nil {
 		return Errorf(InvalidArgument, "anpi: rule %s: spec is not a JSON object: %w", r.ID, err)
 	}
+	if obj == nil { // the JSON null unmarshals without error
+		return Errorf(InvalidArgument, "anpi: rule %s: spec is null, not a JSON object", r.ID)
+	}
 	return nil
 }

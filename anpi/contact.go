@@ -1,6 +1,7 @@
 package anpi
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -170,9 +171,16 @@ func (c *Contact) Clone() *Contact { d := *c; return &d }
 func (c *Contact) Status() ContactStatus {
 	errText := c.Check.LastError
 	if c.Scope != WorkScope && c.Address != "" {
-		errText = strings.ReplaceAll(errText, c.Address, "<redacted>")
+		errText = redact(errText, c.Address)
 		if at := strings.IndexByte(c.Address, '@'); at > 0 { // a local part alone identifies a person too
-			errText = strings.ReplaceAll(errText, c.Address[:at], "<redacted>")
+			errText = redact(errText, c.Address[:at])
+		}
+		if c.Kind == PhoneContact && strings.HasPrefix(c.Address, "+") { // providers echo numbers without the + or in national form
+			digits := c.Address[1:]
+			errText = redact(errText, digits)
+			if rest, ok := strings.CutPrefix(digits, "81"); ok && rest != "" {
+				errText = redact(errText, "0"+rest)
+			}
 		}
 	}
 	return ContactStatus{
@@ -186,6 +194,15 @@ func (c *Contact) Status() ContactStatus {
 		LastErrorAt: c.Check.LastErrorAt,
 		Broken:      c.Check.Broken,
 	}
+}
+
+// redact replaces every occurrence of secret in s, ignoring case (mail
+// servers echo addresses in any case), with "<redacted>".
+func redact(s, secret string) string {
+	if secret == "" || s == "" {
+		return s
+	}
+	return regexp.MustCompile("(?i)"+regexp.QuoteMeta(secret)).ReplaceAllLiteralString(s, "<redacted>")
 }
 
 // ContactStatus is an administrator's view of one contact (連絡網): whether it
