@@ -134,6 +134,8 @@ func testRules(t *testing.T, st anpi.Store) {
 
 	requireCode(t, anpi.FailedPrecondition, st.PutRule(ctx, &anpi.RuleRecord{ID: "new", Version: 4, Spec: json.RawMessage(`{}`)}), "a version for a rule never stored")
 	requireCode(t, anpi.InvalidArgument, st.PutRule(ctx, &anpi.RuleRecord{ID: "bad", Spec: json.RawMessage(`[1]`)}), "spec not an object")
+	requireCode(t, anpi.InvalidArgument, st.PutRule(ctx, &anpi.RuleRecord{ID: "bad", Spec: json.RawMessage(`null`)}), "spec null")
+	requireCode(t, anpi.InvalidArgument, st.PutRule(ctx, &anpi.RuleRecord{ID: "bad"}), "no spec")
 	require.NoError(t, st.PutRule(ctx, &anpi.RuleRecord{ID: "a-first", Spec: json.RawMessage(`{}`), UpdatedAt: t0()}))
 	list, err := st.ListRules(ctx)
 	require.NoError(t, err)
