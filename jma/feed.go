@@ -14,27 +14,27 @@ import (
 // Feed is a parsed JMA Atom feed (eqvol, extra, regular, other and their
 // _l long versions).
 type Feed struct {
-	Title    string // e.g. 高頻度（地震火山）
-	Subtitle string
-	ID       string
-	Updated  time.Time
-	Name     string // eqvol, extra, regular or other ("" when unknown)
-	Long     bool   // the long (長期) feed
-	Entries  []Entry
+	Title    string    // e.g. 高頻度（地震火山）
+	Subtitle string    // e.g. JMAXML publishing feed
+	ID       string    // feed id, e.g. …/eqvol.xml#short_1637708469
+	Updated  time.Time // feed updated time (JST in JMA feeds)
+	Name     string    // eqvol, extra, regular or other ("" when unknown)
+	Long     bool      // the long (長期) feed
+	Entries  []Entry   // entries as listed (newest first)
 }
 
 // Entry is one feed entry. DataType and Office are taken from the data URL
 // when it has the current form …/data/<yyyymmddhhmmss>_<n>_<TYPE>_<office>.xml;
 // they are empty for the legacy urn:uuid form.
 type Entry struct {
-	ID       string
-	Title    string // Control/Title
-	Updated  time.Time
-	Author   string
-	Link     string // data URL
-	Content  string
-	DataType string // e.g. "VXSE53"
-	Office   string // e.g. "010000"
+	ID       string    // entry id: the data URL, or urn:uuid:… in the legacy form
+	Title    string    // Control/Title
+	Updated  time.Time // Control/DateTime of the document (UTC)
+	Author   string    // publishing office
+	Link     string    // data URL
+	Content  string    // 【Head/Title】Headline/Text
+	DataType string    // e.g. "VXSE53"
+	Office   string    // e.g. "010000"
 }
 
 type rawFeed struct {

@@ -61,7 +61,7 @@ type PollerOptions struct {
 	// Interval between polls; default 60s. Polls are aligned to Offset past
 	// each multiple of Interval (default 20s past the minute).
 	Interval time.Duration
-	Offset   time.Duration
+	Offset   time.Duration // offset of each poll past the Interval boundary
 	// Filter chooses the entries to download, before any download; the default
 	// accepts the data types this package types (see FamilyOf) and entries
 	// whose type cannot be told from the URL.

@@ -13,11 +13,11 @@ import (
 // byte scanner without building the full document. It is what a high-volume
 // consumer uses to decide whether to look further.
 type Summary struct {
-	Type          string // data type code from Control/Title
-	Family        Family
-	Control       Control
-	Head          Head // Headline is left empty
-	BodyNamespace string
+	Type          string  // data type code from Control/Title
+	Family        Family  // routing family
+	Control       Control // 管理部
+	Head          Head    // Headline is left empty
+	BodyNamespace string  // namespace URI of Body
 
 	MaxInt   Intensity        // Body/Intensity/Observation/MaxInt
 	Areas    []AreaSummary    // earthquake 細分区域 (Pref/Area)
@@ -29,31 +29,31 @@ type Summary struct {
 // (IntensityNone when missing); Effective also counts its cities, including
 // 震度５弱以上未入電 conditions.
 type AreaSummary struct {
-	PrefCode  string
-	Code      string
-	MaxInt    Intensity
-	Effective Intensity
+	PrefCode  string    // 2-digit prefecture code
+	Code      string    // 3-digit 細分区域 code
+	MaxInt    Intensity // the Area's own MaxInt
+	Effective Intensity // MaxInt raised by its cities, incl. 未入電
 }
 
 // TsunamiSummary is one Tsunami/Forecast/Item.
 type TsunamiSummary struct {
-	AreaCode string
-	Kind     TsunamiKind
-	LastKind TsunamiKind
+	AreaCode string      // 3-digit 津波予報区 code
+	Kind     TsunamiKind // Category/Kind/Code
+	LastKind TsunamiKind // Category/LastKind/Code
 }
 
 // WarningSummary is one Body/Warning/Item.
 type WarningSummary struct {
-	Level    WarningLevel
-	AreaCode string
-	Kinds    []KindStatus
+	Level    WarningLevel // area level of the Warning block
+	AreaCode string       // area code
+	Kinds    []KindStatus // kinds with their status
 }
 
 // KindStatus is a warning Kind code with its Status. Code is "" for
 // 発表警報・注意報はなし.
 type KindStatus struct {
-	Code   string
-	Status WarningStatus
+	Code   string        // kind code
+	Status WarningStatus // Kind/Status
 }
 
 type elemID uint8

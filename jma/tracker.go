@@ -72,20 +72,20 @@ func (u *Update) Facts() bool {
 // NewlyAtLeast lists the thresholds of Thresholds() reached for the first
 // time by this update (an unreceived 5弱以上 reaches up to 5-).
 type AreaFact struct {
-	Area         string // 3-digit 細分区域
-	Pref         string // prefecture code as the report states it
-	Intensity    Intensity
-	Previous     Intensity
-	NewlyAtLeast []Intensity
-	Raised       bool // Intensity above Previous
-	Forecast     bool // from an EEW forecast, not an observation
+	Area         string      // 3-digit 細分区域
+	Pref         string      // prefecture code as the report states it
+	Intensity    Intensity   // highest value reached in the event (escalate-only)
+	Previous     Intensity   // value before this update
+	NewlyAtLeast []Intensity // thresholds reached for the first time by this update
+	Raised       bool        // Intensity above Previous
+	Forecast     bool        // from an EEW forecast, not an observation
 }
 
 // TsunamiFact is the state of one tsunami forecast region after the update.
 type TsunamiFact struct {
-	Region    string // 3-digit 津波予報区
-	Kind      TsunamiKind
-	LastKind  TsunamiKind
+	Region    string      // 3-digit 津波予報区
+	Kind      TsunamiKind // kind in force after the update
+	LastKind  TsunamiKind // the report's LastKind for the region
 	Previous  TsunamiKind // kind before this update ("" when first seen)
 	NewKind   bool        // Kind differs from Previous
 	Escalated bool        // Kind's level is above every level seen before in the event
