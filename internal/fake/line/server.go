@@ -204,10 +204,20 @@ func Signature(channelSecret string, body []byte) string {
 	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
 }
 
-var (
-	uuidRE   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	userIDRE = regexp.MustCompile(`^U[0-9a-f]{32}$`)
-)
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// validUserID reports whether id is U and 32 lower-case hex digits.
+func validUserID(id string) bool {
+	if len(id) != 33 || id[0] != 'U' {
+		return false
+	}
+	for _, c := range []byte(id[1:]) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 type errorBody struct {
 	Message string        `json:"message"`
@@ -296,7 +306,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, users []stri
 	wait := s.retryAfter
 	s.mu.Unlock()
 	for i, u := range users {
-		if !userIDRE.MatchString(u) && (f == 0 || f > InvalidUser) {
+		if !validUserID(u) && (f == 0 || f > InvalidUser) {
 			f, at = InvalidUser, i
 		}
 	}
