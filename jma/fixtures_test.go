@@ -366,3 +366,31 @@ func TestMalformedAndHostileInputs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "VXSE51", s.Type)
 }
+
+func TestPrefixedBodyAndNilTargetDateTime(t *testing.T) {
+	doc := strings.NewReplacer(
+		`<TargetDateTime>2024-01-01T16:19:00+09:00</TargetDateTime>`, `<TargetDateTime xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>`,
+		`<Body xmlns="http://xml.kishou.go.jp/jmaxml1/body/seismology1/"`, `<seis:Body xmlns:seis="http://xml.kishou.go.jp/jmaxml1/body/seismology1/" xmlns="http://xml.kishou.go.jp/jmaxml1/body/seismology1/"`,
+		`</Body>`, `</seis:Body>`,
+	).Replace(string(fixture(t, "vxse53_event_b_s1.xml")))
+	require.Contains(t, doc, "seis:Body")
+	require.Contains(t, doc, "xsi:nil")
+	r, err := Parse([]byte(doc))
+	require.NoError(t, err)
+	require.Nil(t, r.Head.TargetDateTime)
+	require.Equal(t, NamespaceSeismology, r.BodyNamespace)
+	require.Equal(t, FamilyEarthquake, r.Family)
+	s, err := Summarize([]byte(doc))
+	require.NoError(t, err)
+	require.Equal(t, r.Summary(), s)
+	require.Len(t, s.Areas, 1)
+
+	// A Body in the wrong namespace is not routed as an earthquake.
+	wrong := strings.Replace(doc, "body/seismology1/", "body/meteorology1/", -1)
+	r, err = Parse([]byte(wrong))
+	require.NoError(t, err)
+	require.Equal(t, FamilyUnsupported, r.Family)
+	s, err = Summarize([]byte(wrong))
+	require.NoError(t, err)
+	require.Equal(t, FamilyUnsupported, s.Family)
+}
