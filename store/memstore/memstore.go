@@ -69,8 +69,10 @@ type data struct {
 	audit []*anpi.AuditEntry // audit[i].Seq == i+1
 }
 
-// channels lists every channel, in a fixed order.
-var channels = [...]anpi.Channel{anpi.EmailChannel, anpi.FCMChannel, anpi.APNsChannel, anpi.LINEChannel, anpi.SMSChannel, anpi.VoiceChannel}
+// allChannels lists every channel, in a fixed order.
+func allChannels() []anpi.Channel {
+	return []anpi.Channel{anpi.EmailChannel, anpi.FCMChannel, anpi.APNsChannel, anpi.LINEChannel, anpi.SMSChannel, anpi.VoiceChannel}
+}
 
 // New returns an empty store. opts may be nil.
 func New(opts *Options) *Store {
@@ -99,7 +101,7 @@ func New(opts *Options) *Store {
 		ready:            map[anpi.Channel]*dheap{},
 		leased:           map[anpi.Channel]*dheap{},
 	}
-	for _, c := range channels {
+	for _, c := range allChannels() {
 		d.ready[c] = newDHeap(nextAttemptKey)
 		d.leased[c] = newDHeap(leaseKey)
 	}

@@ -94,7 +94,7 @@ func (t *tx) ClaimDeliveries(ctx context.Context, req anpi.ClaimRequest) ([]*anp
 	}
 	chans := req.Channels
 	if len(chans) == 0 {
-		chans = channels[:]
+		chans = allChannels()
 	}
 	chans = slices.Compact(slices.Sorted(slices.Values(chans)))
 	var expired []*anpi.Delivery

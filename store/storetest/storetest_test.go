@@ -29,9 +29,8 @@ func (s noRollback) InTx(ctx context.Context, fn func(anpi.Tx) error) error { re
 // concurrent claimers get the same ones.
 type doubleClaim struct{ *memstore.Store }
 
-var errUndo = errors.New("undo")
-
 func (s doubleClaim) ClaimDeliveries(ctx context.Context, req anpi.ClaimRequest) ([]*anpi.Delivery, error) {
+	errUndo := errors.New("undo")
 	var out []*anpi.Delivery
 	err := s.Store.InTx(ctx, func(tx anpi.Tx) error {
 		var err error
