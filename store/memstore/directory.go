@@ -45,6 +45,7 @@ func (t *tx) CreateUser(ctx context.Context, u *anpi.User) error {
 	}
 	put(t, t.d.users, c.ID, c)
 	put(t, t.d.byCode, c.EmployeeCode, c.ID)
+	t.usersChanged()
 	return nil
 }
 
@@ -100,6 +101,7 @@ func (t *tx) DeleteUser(ctx context.Context, id anpi.UserID) error {
 	}
 	del(t, t.d.byCode, u.EmployeeCode)
 	del(t, t.d.users, id)
+	t.usersChanged()
 	return nil
 }
 
@@ -139,8 +141,10 @@ func (t *tx) ListUsers(ctx context.Context, q *anpi.UserQuery) ([]*anpi.User, er
 		return nil, anpi.Errorf(anpi.InvalidArgument, "memstore: list users: unknown status %q", q.Status)
 	}
 	out := []*anpi.User{}
-	for _, id := range sortedKeys(t.d.users) {
-		if q.AfterID != "" && id <= q.AfterID {
+	all := t.d.sortedUserIDs()
+	start, _ := slices.BinarySearch(all, q.AfterID)
+	for _, id := range all[start:] {
+		if id == q.AfterID {
 			continue
 		}
 		u := t.d.users[id]

@@ -67,6 +67,34 @@ type data struct {
 	leased           map[anpi.Channel]*dheap // Sending, by LeaseUntil
 
 	audit []*anpi.AuditEntry // audit[i].Seq == i+1
+
+	// userGen counts changes to the set of user IDs; userIndex caches
+	// the sorted IDs for the generation it was built at.
+	userGen   uint64
+	userIndex struct {
+		mu  sync.Mutex // readers share the store's read lock
+		gen uint64
+		ids []anpi.UserID
+	}
+}
+
+// sortedUserIDs returns the user IDs in order, from the cache when no user
+// was added or removed since it was built. The caller holds the store's
+// lock (read or write) and must not change the slice.
+func (d *data) sortedUserIDs() []anpi.UserID {
+	d.userIndex.mu.Lock()
+	defer d.userIndex.mu.Unlock()
+	if d.userIndex.ids == nil || d.userIndex.gen != d.userGen {
+		d.userIndex.ids = sortedKeys(d.users)
+		d.userIndex.gen = d.userGen
+	}
+	return d.userIndex.ids
+}
+
+// usersChanged invalidates the sorted user IDs, now and on undo.
+func (t *tx) usersChanged() {
+	t.d.userGen++
+	t.undo = append(t.undo, func() { t.d.userGen++ })
 }
 
 // allChannels lists every channel, in a fixed order.

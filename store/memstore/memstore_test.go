@@ -125,3 +125,35 @@ func TestDeleteDepartmentDropsScopedGrants(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []anpi.RoleGrant{{UserID: "u1", Role: anpi.Manager}}, gs, "a new department of the same ID inherits no grant")
 }
+
+// The sorted-ID cache behind ListUsers follows creates, deletes and
+// rollbacks.
+func TestListUsersCacheFollowsRollback(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New(nil)
+	user := func(id string) *anpi.User {
+		return &anpi.User{ID: anpi.UserID(id), EmployeeCode: id, Name: id, Status: anpi.Active, Locale: anpi.Japanese}
+	}
+	list := func(tx anpi.Tx) []anpi.UserID {
+		us, err := tx.ListUsers(ctx, nil)
+		require.NoError(t, err)
+		var ids []anpi.UserID
+		for _, u := range us {
+			ids = append(ids, u.ID)
+		}
+		return ids
+	}
+	require.NoError(t, st.CreateUser(ctx, user("b")))
+	require.Equal(t, []anpi.UserID{"b"}, list(st))
+	err := st.InTx(ctx, func(tx anpi.Tx) error {
+		require.NoError(t, tx.CreateUser(ctx, user("a")))
+		require.Equal(t, []anpi.UserID{"a", "b"}, list(tx))
+		require.NoError(t, tx.DeleteUser(ctx, "b"))
+		require.Equal(t, []anpi.UserID{"a"}, list(tx))
+		return anpi.Errorf(anpi.Internal, "roll back")
+	})
+	require.Error(t, err)
+	require.Equal(t, []anpi.UserID{"b"}, list(st))
+	require.NoError(t, st.CreateUser(ctx, user("c")))
+	require.Equal(t, []anpi.UserID{"b", "c"}, list(st))
+}
