@@ -20,13 +20,16 @@
 // UpdatedAt, RuleRecord.UpdatedAt, and the At of results and failures) are
 // filled from Options.Now, so tests can run on a fixed clock.
 //
-// # Outbox
+// # Indexes
 //
 // Deliveries waiting to be sent sit in one heap per channel ordered by
 // (NextAttemptAt, ID), and leased deliveries in one heap per channel
 // ordered by LeaseUntil, so ClaimDeliveries touches only the deliveries it
 // hands out and the expired leases: claiming stays cheap with hundreds of
-// thousands of deliveries.
+// thousands of deliveries (see BenchmarkClaim). ListUsers pages through a
+// cached, sorted list of user IDs that creates and deletes invalidate.
+// Tallies are counters, updated with each recipient and answer; a
+// transaction copies a survey's tally once, the first time it changes it.
 //
 // # Choices where the contract is silent
 //
