@@ -142,8 +142,8 @@ type BatchSender interface {
 // Result is the outcome of one message of a batch: a Receipt, or an error
 // classified by Code.
 type Result struct {
-	Receipt Receipt
-	Err     error
+	Receipt Receipt // set when Err is nil
+	Err     error   // the message's own failure, classified by Code
 }
 
 // SendAll sends ms through s, as one batch if s is a BatchSender and one by

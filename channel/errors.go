@@ -66,7 +66,7 @@ func (c ErrorCode) Retryable() bool {
 // through errors.Is and errors.As (Unwrap returns it); wrap an *Error with
 // %w freely, Code and RetryAfter find it through any chain.
 type Error struct {
-	Code ErrorCode
+	Code ErrorCode // what the caller should do next
 	// RetryAfter is the wait the provider asked for (HTTP Retry-After), or
 	// zero if it said nothing.
 	RetryAfter time.Duration

@@ -81,9 +81,9 @@ func (f Fault) Code() channel.ErrorCode {
 // Received is one message as the fake provider recorded it, decoded the way
 // the recipient would read it (MIME decoded for mail).
 type Received struct {
-	To             string
+	To             string // the recipient address
 	Subject        string // empty for providers without subjects
-	Text           string
+	Text           string // the body as the recipient reads it
 	IdempotencyKey string // what the provider received for deduplication (a header, a retry key), or empty
 }
 

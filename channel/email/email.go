@@ -331,8 +331,9 @@ func (s *Sender) Send(ctx context.Context, m *channel.Message) (channel.Receipt,
 
 // SendBatch delivers ms over as few connections as it can: up to
 // MaxPerConnection messages each, and a new connection after one breaks.
-// It returns an error (and no results) only if the first connection cannot
-// be opened, and then nothing was sent.
+// It returns an error (and no results) only if the connection for the first
+// message cannot be opened, and then nothing was sent; if a later
+// connection cannot be opened, the remaining messages fail with that error.
 func (s *Sender) SendBatch(ctx context.Context, ms []*channel.Message) ([]channel.Result, error) {
 	res := make([]channel.Result, len(ms))
 	if len(ms) == 0 {
@@ -342,10 +343,9 @@ func (s *Sender) SendBatch(ctx context.Context, ms []*channel.Message) ([]channe
 		return nil, channel.NewError(channel.Temporary, err, fmt.Sprintf("email: batch of %d", len(ms)))
 	}
 	var (
-		c       *conn
-		sc      *gmsmtp.Client
-		onConn  int
-		started bool
+		c      *conn
+		sc     *gmsmtp.Client
+		onConn int
 	)
 	closeConn := func() {
 		if c != nil {
@@ -379,15 +379,20 @@ func (s *Sender) SendBatch(ctx context.Context, ms []*channel.Message) ([]channe
 			if err != nil {
 				cerr := s.classify(ctx, err, m, "connect")
 				closeConn()
-				if !started {
+				if i == 0 {
 					return nil, cerr
 				}
-				res[i].Err = cerr
-				continue
+				// The relay is gone or refuses us: the rest of the
+				// batch fails alike, without a dial per message.
+				for j := i; j < len(ms); j++ {
+					if res[j].Err == nil {
+						res[j].Err = cerr
+					}
+				}
+				return res, nil
 			}
 			sc, onConn = cl, 0
 		}
-		started = true
 		onConn++
 		err = c.mc.SendWithSMTPClient(sc, msg)
 		if err != nil && !msg.IsDelivered() {

@@ -231,6 +231,11 @@ func TestConnectionRefused(t *testing.T) {
 	require.Equal(t, channel.Temporary, channel.Code(err), "%v", err)
 	_, err = s.SendBatch(t.Context(), []*channel.Message{{To: "a@example.jp", Text: "x"}})
 	require.Equal(t, channel.Temporary, channel.Code(err), "a batch that cannot connect fails as a whole")
+	res, err := s.SendBatch(t.Context(), []*channel.Message{{To: "bad address", Text: "x"}, {To: "a@example.jp", Text: "x"}, {To: "b@example.jp", Text: "x"}})
+	require.NoError(t, err)
+	require.Equal(t, channel.Permanent, channel.Code(res[0].Err), "its own error is kept")
+	require.Equal(t, channel.Temporary, channel.Code(res[1].Err))
+	require.Equal(t, channel.Temporary, channel.Code(res[2].Err))
 }
 
 func batch(n int, prefix string) []*channel.Message {

@@ -19,7 +19,7 @@ import (
 // Retry-After header and the body LINE returned (a JSON object with a
 // message and details). Classified errors wrap it; reach it with errors.As.
 type StatusError struct {
-	StatusCode int
+	StatusCode int    // the HTTP status
 	RetryAfter string // the raw header, if any
 	RequestID  string // X-Line-Request-Id
 	Err        error  // the SDK's error, with the body

@@ -24,7 +24,7 @@ type Options struct {
 // Sent is one message the sender accepted.
 type Sent struct {
 	Message channel.Message // a copy, Data included
-	Receipt channel.Receipt
+	Receipt channel.Receipt // what Send returned
 }
 
 // Sender is an in-memory channel.Sender and channel.BatchSender. It is safe

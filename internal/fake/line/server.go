@@ -65,11 +65,11 @@ const (
 // Message is one text delivered to one user (a multicast is recorded once
 // per recipient) or one reply.
 type Message struct {
-	Endpoint  string // "push", "multicast" or "reply"
-	To        string // the user ID, or the reply token for replies
-	Texts     []string
-	RetryKey  string // the X-Line-Retry-Key header
-	RequestID string // the X-Line-Request-Id the server answered
+	Endpoint  string   // "push", "multicast" or "reply"
+	To        string   // the user ID, or the reply token for replies
+	Texts     []string // the texts of the text messages, in order
+	RetryKey  string   // the X-Line-Retry-Key header
+	RequestID string   // the X-Line-Request-Id the server answered
 }
 
 // Server is a running fake LINE Messaging API.

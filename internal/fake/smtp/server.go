@@ -55,13 +55,13 @@ const (
 
 // Message is one accepted message.
 type Message struct {
-	Session int      // 1-based number of the connection it came on
-	From    string   // MAIL FROM
-	To      []string // RCPT TO
-	Raw     []byte   // the message as received
-	Header  mail.Header
-	Subject string // decoded
-	Text    string // the decoded text/plain body
+	Session int         // 1-based number of the connection it came on
+	From    string      // MAIL FROM
+	To      []string    // RCPT TO
+	Raw     []byte      // the message as received
+	Header  mail.Header // the parsed header
+	Subject string      // decoded
+	Text    string      // the decoded text/plain body
 	// DecodeErr is set when the message could not be decoded; Raw is kept.
 	DecodeErr error
 }
@@ -210,6 +210,7 @@ func (s *Server) Sessions() int {
 
 type backend struct{ s *Server }
 
+// NewSession counts the connection and starts its session.
 func (b backend) NewSession(*gosmtp.Conn) (gosmtp.Session, error) {
 	b.s.mu.Lock()
 	defer b.s.mu.Unlock()
@@ -228,6 +229,7 @@ type session struct {
 
 var _ gosmtp.AuthSession = (*session)(nil)
 
+// AuthMechanisms offers PLAIN when the server has credentials.
 func (ss *session) AuthMechanisms() []string {
 	if ss.s.opts.Username == "" {
 		return nil
@@ -235,6 +237,7 @@ func (ss *session) AuthMechanisms() []string {
 	return []string{sasl.Plain}
 }
 
+// Auth checks PLAIN credentials against Options.
 func (ss *session) Auth(mech string) (sasl.Server, error) {
 	if mech != sasl.Plain {
 		return nil, gosmtp.ErrAuthUnknownMechanism
@@ -248,6 +251,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 	}), nil
 }
 
+// Mail requires AUTH when the server has credentials.
 func (ss *session) Mail(from string, _ *gosmtp.MailOptions) error {
 	if ss.s.opts.Username != "" && !ss.authd {
 		return &gosmtp.SMTPError{Code: 530, EnhancedCode: gosmtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
@@ -256,6 +260,7 @@ func (ss *session) Mail(from string, _ *gosmtp.MailOptions) error {
 	return nil
 }
 
+// Rcpt applies the session limit and the recipient's fault.
 func (ss *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 	s := ss.s
 	s.mu.Lock()
@@ -291,6 +296,7 @@ func (ss *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 	return nil
 }
 
+// Data records (or counts) the message.
 func (ss *session) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
 	if err != nil {
@@ -312,8 +318,10 @@ func (ss *session) Data(r io.Reader) error {
 	return nil
 }
 
+// Reset forgets the envelope; the session's RCPT count stays.
 func (ss *session) Reset() { ss.from, ss.to = "", nil }
 
+// Logout does nothing.
 func (ss *session) Logout() error { return nil }
 
 // decode parses raw into a Message: header, decoded subject and the first
@@ -384,6 +392,7 @@ func textPart(ctype, cte string, body io.Reader) (string, error) {
 // newlineStripper drops CR and LF, which base64 bodies are folded with.
 type newlineStripper struct{ r io.Reader }
 
+// Read reads from r without CR and LF.
 func (n newlineStripper) Read(p []byte) (int, error) {
 	for {
 		k, err := n.r.Read(p)
