@@ -58,7 +58,9 @@
 //   - ResponseHistory of a recipient who never answered is empty, not an
 //     error. DeleteSurvey of a draft removes its deliveries.
 //   - RoleGrants and Contacts are compared as sets; every other list in the
-//     order its documentation gives.
+//     order its documentation gives. An empty list may be nil. Objects the
+//     suite stores have nil, never empty, slices where they have none, and
+//     must come back so.
 //
 // VerifyTally is exported for store authors who want to check the tally
 // invariant in tests of their own.
