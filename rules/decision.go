@@ -54,7 +54,7 @@ type Match struct {
 	Intensity    jma.Intensity   `json:"intensity,omitzero"`     // earthquake: value that met the threshold
 	TsunamiKind  jma.TsunamiKind `json:"tsunamiKind,omitempty"`  // tsunami: the kind in force
 	WarningKinds []string        `json:"warningKinds,omitempty"` // weather: kinds newly issued that match
-	Recipients   []string        `json:"recipients,omitempty"`   // newly in scope, in index order
+	Recipients   IDs             `json:"recipients,omitzero"`    // newly in scope, in index order
 
 	level int // comparable strength: intensity floor, tsunami level, warning severity
 }
@@ -109,16 +109,10 @@ type Decision struct {
 // Recipients returns every recipient of the decision: those of the matches
 // (unless AdminsOnly), then Direct. Order is index order, not sorted.
 func (d Decision) Recipients() []string {
-	n := len(d.Direct)
+	out := make([]string, 0, d.Count())
 	if !d.AdminsOnly {
 		for i := range d.Matches {
-			n += len(d.Matches[i].Recipients)
-		}
-	}
-	out := make([]string, 0, n)
-	if !d.AdminsOnly {
-		for i := range d.Matches {
-			out = append(out, d.Matches[i].Recipients...)
+			out = d.Matches[i].Recipients.appendTo(out)
 		}
 	}
 	return append(out, d.Direct...)
@@ -129,7 +123,7 @@ func (d Decision) Count() int {
 	n := len(d.Direct)
 	if !d.AdminsOnly {
 		for i := range d.Matches {
-			n += len(d.Matches[i].Recipients)
+			n += d.Matches[i].Recipients.Len()
 		}
 	}
 	return n

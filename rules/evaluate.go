@@ -312,7 +312,7 @@ func (s *State) evalRule(r *Rule, u *jma.Update, ix *Index, ev string, now time.
 		rec.adminsNotified = true
 		d.AdminsOnly, d.InScope, d.Direct = true, n, slices.Clone(r.Admins)
 		for i := range d.Matches {
-			d.Matches[i].Recipients = nil
+			d.Matches[i].Recipients = IDs{}
 		}
 		d.Reason = fmt.Sprintf("administrators only: %s", summarize(live, n))
 	case n == 0 && len(d.Groups) == 0:
@@ -361,7 +361,7 @@ func collect(r *Rule, rec *record, ix *Index, live []Match, d *Decision) (n, tot
 				continue
 			}
 			rec.setDirect("r:" + id)
-			m.Recipients = append(m.Recipients, id)
+			m.Recipients.strs = append(m.Recipients.strs, id)
 			n++
 		}
 		for _, g := range r.Groups {
@@ -375,7 +375,7 @@ func collect(r *Rule, rec *record, ix *Index, live []Match, d *Decision) (n, tot
 		m := live[0]
 		total = ix.live
 		if !count {
-			m.Recipients = make([]string, 0, ix.live)
+			m.Recipients = IDs{ix: ix, ords: make([]uint32, 0, ix.live)}
 		}
 		ix.alive.each(func(ord uint32) {
 			if rec.sent.has(ord) {
@@ -384,7 +384,7 @@ func collect(r *Rule, rec *record, ix *Index, live []Match, d *Decision) (n, tot
 			rec.sent.set(ord)
 			n++
 			if !count {
-				m.Recipients = append(m.Recipients, ix.ids[ord])
+				m.Recipients.ords = append(m.Recipients.ords, ord)
 			}
 		})
 		d.Matches = []Match{m}
@@ -396,6 +396,9 @@ func collect(r *Rule, rec *record, ix *Index, live []Match, d *Decision) (n, tot
 			if len(post) > 0 && len(rec.sent) < len(ix.ids)/64+1 {
 				rec.sent = append(rec.sent, make([]uint64, len(ix.ids)/64+1-len(rec.sent))...)
 			}
+			if !count {
+				m.Recipients = IDs{ix: ix, ords: make([]uint32, 0, len(post))}
+			}
 			for _, ord := range post {
 				w, b := ord>>6, uint64(1)<<(ord&63)
 				if rec.sent[w]&b != 0 {
@@ -404,10 +407,10 @@ func collect(r *Rule, rec *record, ix *Index, live []Match, d *Decision) (n, tot
 				rec.sent[w] |= b
 				n++
 				if !count {
-					m.Recipients = append(m.Recipients, ix.ids[ord])
+					m.Recipients.ords = append(m.Recipients.ords, ord)
 				}
 			}
-			if len(m.Recipients) > 0 || count {
+			if m.Recipients.Len() > 0 || count {
 				d.Matches = append(d.Matches, m)
 			}
 		}
@@ -480,10 +483,8 @@ func (rec *record) revise(u *jma.Update, ms []Match, ix *Index) {
 		kept := c.matches[:0]
 		for _, m := range c.matches {
 			if named[m.Region] && !still[m.Region] {
-				for _, id := range m.Recipients {
-					if ord, ok := ix.byID[id]; ok {
-						rec.sent.clear(ord)
-					}
+				for _, ord := range m.Recipients.ordinals(ix) {
+					rec.sent.clear(ord)
 				}
 				continue
 			}
@@ -509,14 +510,15 @@ func (s *State) cancel(r *Rule, rec *record, base Decision, ix *Index) []Decisio
 	}
 	rec.resolve(ix)
 	held := map[string]bool{}
+	var heldOrds bitset
 	heldGroups := map[string]bool{}
 	if p := rec.pending; p != nil {
 		for _, c := range p.chunks {
 			for _, m := range c.matches {
-				for _, id := range m.Recipients {
-					held[id] = true
+				for _, ord := range m.Recipients.ordinals(ix) {
+					heldOrds.set(ord)
 				}
-				d.Dropped += len(m.Recipients)
+				d.Dropped += m.Recipients.Len()
 			}
 			for _, id := range c.direct {
 				held["r:"+id] = true
@@ -528,7 +530,7 @@ func (s *State) cancel(r *Rule, rec *record, base Decision, ix *Index) []Decisio
 		}
 	}
 	rec.sent.each(func(ord uint32) {
-		if int(ord) < len(ix.ids) && !held[ix.ids[ord]] {
+		if int(ord) < len(ix.ids) && !heldOrds.has(ord) {
 			d.Direct = append(d.Direct, ix.ids[ord])
 		}
 	})

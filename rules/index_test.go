@@ -105,3 +105,31 @@ func TestIndexConcurrentReads(t *testing.T) {
 	}
 	require.Equal(t, 500, ix.Count("quake:350"))
 }
+
+func TestIDs(t *testing.T) {
+	ix := index(t, map[string][]string{"a": {"quake:350"}, "b": {"quake:350"}, "c": {"quake:351"}})
+	ds := Simulate(Scenario{Quake: []QuakeArea{{Area: "350", Intensity: 7}}}, []Rule{quakeRule("q", "1")}, ix)
+	l := ds[0].Matches[0].Recipients
+	require.Equal(t, 2, l.Len())
+	var seen []string
+	for id := range l.All() {
+		// The loop body may change the index: no lock is held while yielding.
+		require.NoError(t, ix.Add("new-"+id, "quake:352"))
+		seen = append(seen, id)
+	}
+	require.Equal(t, []string{"a", "b"}, seen)
+	ix.Remove("a")
+	require.Equal(t, []string{"a", "b"}, l.Strings(), "an ordinal keeps naming its ID")
+	for id := range NewIDs("x", "y").All() {
+		require.Equal(t, "x", id)
+		break
+	}
+	b, err := l.MarshalJSON()
+	require.NoError(t, err)
+	require.JSONEq(t, `["a","b"]`, string(b))
+	var back IDs
+	require.NoError(t, back.UnmarshalJSON(b))
+	require.Equal(t, []string{"a", "b"}, back.Strings())
+	require.Error(t, back.UnmarshalJSON([]byte(`{}`)))
+	require.True(t, IDs{}.IsZero())
+}

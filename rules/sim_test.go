@@ -132,7 +132,7 @@ func TestDuplicateDeliveriesProperty(t *testing.T) {
 	for _, names := range groups {
 		once := reachedPairs(t, Replay(fixtures(t, names), rs, ix, nil))
 		require.NotEmpty(t, once)
-		for trial := range 200 {
+		for trial := range 100 {
 			seq := slices.Clone(names)
 			for _, n := range names {
 				first := slices.Index(seq, n)
