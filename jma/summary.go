@@ -238,8 +238,12 @@ func (s *scanner) run() error {
 		}
 		s.pos += i
 		rest := d[s.pos:]
+		var second byte
+		if len(rest) > 1 {
+			second = rest[1]
+		}
 		switch {
-		case bytes.HasPrefix(rest, []byte("<?")):
+		case second == '?':
 			j := bytes.Index(rest, []byte("?>"))
 			if j < 0 {
 				return s.syntax("unterminated processing instruction")
@@ -248,13 +252,13 @@ func (s *scanner) run() error {
 				return err
 			}
 			s.pos += j + 2
-		case bytes.HasPrefix(rest, []byte("<!--")):
+		case second == '!' && bytes.HasPrefix(rest, []byte("<!--")):
 			j := bytes.Index(rest[4:], []byte("-->"))
 			if j < 0 {
 				return s.syntax("unterminated comment")
 			}
 			s.pos += 4 + j + 3
-		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+		case second == '!' && bytes.HasPrefix(rest, []byte("<![CDATA[")):
 			j := bytes.Index(rest[9:], []byte("]]>"))
 			if j < 0 {
 				return s.syntax("unterminated CDATA section")
@@ -263,7 +267,7 @@ func (s *scanner) run() error {
 				s.text = append(s.text, rest[9:9+j]...)
 			}
 			s.pos += 9 + j + 3
-		case bytes.HasPrefix(rest, []byte("<!")):
+		case second == '!':
 			// DOCTYPE or other directive: skipped, never resolved.
 			depth, j := 0, 2
 			for ; j < len(rest); j++ {
@@ -280,7 +284,7 @@ func (s *scanner) run() error {
 				return s.syntax("unterminated directive")
 			}
 			s.pos += j + 1
-		case len(rest) > 1 && rest[1] == '/':
+		case second == '/':
 			if err := s.endTag(); err != nil {
 				return err
 			}
@@ -339,23 +343,24 @@ func isNameEnd(c byte) bool { return isSpace(c) || c == '/' || c == '>' }
 func (s *scanner) endTag() error {
 	d := s.data
 	start := s.pos + 2
-	j := start
-	for j < len(d) && !isNameEnd(d[j]) {
-		j++
+	if len(s.stack) == 0 {
+		return s.syntax("unexpected end tag")
 	}
-	nameEnd := j
+	top := s.stack[len(s.stack)-1]
+	name := d[top.off : top.off+top.n]
+	j := start + len(name)
+	if j > len(d) || !bytes.Equal(d[start:j], name) || (j < len(d) && !isNameEnd(d[j])) {
+		k := start
+		for k < len(d) && !isNameEnd(d[k]) {
+			k++
+		}
+		return s.syntax("end tag </%s> does not match <%s>", d[start:k], name)
+	}
 	for j < len(d) && isSpace(d[j]) {
 		j++
 	}
 	if j >= len(d) || d[j] != '>' {
 		return s.syntax("malformed end tag")
-	}
-	if len(s.stack) == 0 {
-		return s.syntax("unexpected end tag")
-	}
-	top := s.stack[len(s.stack)-1]
-	if !bytes.Equal(d[start:nameEnd], d[top.off:top.off+top.n]) {
-		return s.syntax("end tag </%s> does not match <%s>", d[start:nameEnd], d[top.off:top.off+top.n])
 	}
 	s.pos = j + 1
 	return s.closeElem()
