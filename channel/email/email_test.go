@@ -312,3 +312,25 @@ func TestBatchHonoursContext(t *testing.T) {
 	}
 	require.Equal(t, 2, h.srv.Count())
 }
+
+func TestSenderRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	cfg := h.config()
+	cfg.Username = ""
+	s, err := email.New(cfg)
+	require.NoError(t, err)
+	m := &channel.Message{To: "taro@example.jp", Text: "x", IdempotencyKey: "k"}
+	for _, tt := range []struct {
+		f    fake.Fault
+		want channel.ErrorCode
+	}{
+		{fake.Bounce, channel.Misconfigured},  // 550 5.7.1 sender refused
+		{fake.TempFail, channel.Temporary},    // 451
+		{fake.RateLimit, channel.RateLimited}, // 454 SES throttling
+	} {
+		h.srv.FailFrom("anpi@example.co.jp", tt.f)
+		_, err := s.Send(t.Context(), m)
+		require.Equal(t, tt.want, channel.Code(err), "%v", err)
+	}
+	require.Equal(t, 0, h.srv.Count())
+}

@@ -92,7 +92,7 @@ func throttled(code int, enhanced, text string) bool {
 		return true
 	}
 	t := strings.ToLower(text)
-	for _, w := range []string{"rate limit", "throttl", "too many", "try again later, rate", "sending rate"} {
+	for _, w := range []string{"rate limit", "throttl", "too many", "sending rate"} {
 		if strings.Contains(t, w) {
 			return true
 		}

@@ -71,9 +71,12 @@ func New(cfg Config) (*Sender, error) {
 		return nil, fmt.Errorf("line: config: Endpoint %q: %w", cfg.Endpoint, err)
 	}
 	if cfg.HTTPClient == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.MaxIdleConnsPerHost = 64
-		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		if tr, ok := http.DefaultTransport.(*http.Transport); ok {
+			tr = tr.Clone()
+			tr.MaxIdleConnsPerHost = 64
+			cfg.HTTPClient.Transport = tr
+		}
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8

@@ -6,6 +6,8 @@
 //   - per recipient (Fail): Bounce answers RCPT with 550 5.1.1, TempFail
 //     with 451 4.3.0, RateLimit with 451 4.7.1 "rate limit exceeded", Hang
 //     never answers (until Release or Close);
+//   - per sender (FailFrom): MAIL FROM refused (550 5.7.1), temporarily
+//     failed (451) or throttled (454, as Amazon SES);
 //   - per server (Options): AUTH PLAIN with a username and password (a wrong
 //     one gets 535 5.7.8), STARTTLS or implicit TLS with a given
 //     certificate, and a maximum number of RCPT commands per session

@@ -75,6 +75,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	faults   map[string]Fault
+	from     map[string]Fault
 	release  map[string]chan struct{}
 	hanging  map[string]chan struct{}
 	msgs     []Message
@@ -93,7 +94,7 @@ func Start(opts *Options) (*Server, error) {
 	if o.ImplicitTLS && o.TLSConfig == nil {
 		return nil, errors.New("fake smtp: ImplicitTLS needs a TLSConfig")
 	}
-	s := &Server{opts: o, done: make(chan struct{}), faults: map[string]Fault{}, release: map[string]chan struct{}{}, hanging: map[string]chan struct{}{}}
+	s := &Server{opts: o, done: make(chan struct{}), faults: map[string]Fault{}, from: map[string]Fault{}, release: map[string]chan struct{}{}, hanging: map[string]chan struct{}{}}
 	srv := gosmtp.NewServer(backend{s})
 	srv.Domain = "fake.smtp.localhost"
 	srv.ErrorLog = log.New(io.Discard, "", 0)
@@ -163,6 +164,21 @@ func (s *Server) Fail(rcpt string, f Fault) {
 			s.hanging[rcpt] = make(chan struct{})
 		}
 	}
+}
+
+// FailFrom makes MAIL FROM:<from> meet fault f (0 clears it): Bounce
+// answers 550 5.7.1 (sender refused), TempFail 451 4.3.0, RateLimit 454
+// 4.7.0 "Throttling failure: Maximum sending rate exceeded" (as Amazon SES).
+// Hang is not supported here.
+func (s *Server) FailFrom(from string, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	from = strings.ToLower(from)
+	if f == 0 {
+		delete(s.from, from)
+		return
+	}
+	s.from[from] = f
 }
 
 // Hanging returns a channel that is closed once a RCPT TO:<rcpt> hangs on
@@ -255,6 +271,17 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 func (ss *session) Mail(from string, _ *gosmtp.MailOptions) error {
 	if ss.s.opts.Username != "" && !ss.authd {
 		return &gosmtp.SMTPError{Code: 530, EnhancedCode: gosmtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	}
+	ss.s.mu.Lock()
+	f := ss.s.from[strings.ToLower(from)]
+	ss.s.mu.Unlock()
+	switch f {
+	case Bounce:
+		return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "Sender address rejected: not owned by user"}
+	case TempFail:
+		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Temporary local problem, try again later"}
+	case RateLimit:
+		return &gosmtp.SMTPError{Code: 454, EnhancedCode: gosmtp.EnhancedCode{4, 7, 0}, Message: "Throttling failure: Maximum sending rate exceeded."}
 	}
 	ss.from = from
 	return nil

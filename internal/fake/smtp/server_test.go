@@ -159,3 +159,17 @@ func TestTLS(t *testing.T) {
 	_, err := fake.Start(&fake.Options{ImplicitTLS: true})
 	require.Error(t, err)
 }
+
+func TestFailFrom(t *testing.T) {
+	s := start(t, nil)
+	for _, tt := range []struct {
+		f    fake.Fault
+		code int
+	}{{fake.Bounce, 550}, {fake.TempFail, 451}, {fake.RateLimit, 454}} {
+		s.FailFrom("anpi@example.co.jp", tt.f)
+		err := smtp.SendMail(s.Addr(), nil, "ANPI@example.co.jp", []string{"b@example.jp"}, []byte(jaMessage))
+		require.Equal(t, tt.code, codeOf(t, err))
+	}
+	s.FailFrom("anpi@example.co.jp", 0)
+	require.NoError(t, smtp.SendMail(s.Addr(), nil, "anpi@example.co.jp", []string{"b@example.jp"}, []byte(jaMessage)))
+}
