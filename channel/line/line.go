@@ -26,12 +26,11 @@ const (
 // DefaultEndpoint is the Messaging API's base URL.
 const DefaultEndpoint = "https://api.line.me"
 
-// Config is what an operator fills in from the LINE Developers console.
+// Config is what an operator fills in from the LINE Developers console to
+// send messages. (The webhook's channel secret goes in WebhookConfig.)
 type Config struct {
 	// ChannelAccessToken authenticates API calls (required).
 	ChannelAccessToken string
-	// ChannelSecret verifies webhook signatures; only Webhook needs it.
-	ChannelSecret string
 	// Endpoint is the API base URL; default DefaultEndpoint. Tests point
 	// it at a local fake.
 	Endpoint string
