@@ -1,0 +1,89 @@
+// Package sqlite is the embedded default anpi.Store: one SQLite file,
+// through modernc.org/sqlite (pure Go: it builds with CGO_ENABLED=0). It
+// passes the conformance suite store/storetest.
+//
+//	st, err := sqlite.Open(ctx, "anpi.db", &sqlite.Options{Sealer: sealer})
+//
+// # Durability
+//
+// The database runs in WAL mode with synchronous=FULL by default: when a
+// write returns nil, it is on disk and survives a crash of the process or
+// of the machine (Options.Synchronous = Normal keeps it only across a crash
+// of the process). Foreign keys are on and a busy connection waits
+// Options.BusyTimeout before failing with Unavailable. Close checkpoints
+// the write-ahead log into the database file.
+//
+// One writer connection carries every write: the Store's own write methods,
+// InTx and the group committer take turns on it, so writes never fail with
+// SQLITE_BUSY inside the process. Reads called on the Store run on a pool
+// of read connections (Options.Readers) and see the last commit; reads in
+// InTx see the transaction's own writes.
+//
+// # Group commit
+//
+// RecordResponse called on the Store (not inside InTx) hands the answer to
+// a committer goroutine through a bounded queue (Options.GroupCommitQueue).
+// The committer takes the first answer, waits up to
+// Options.GroupCommitWindow (1 ms) for others, up to
+// Options.GroupCommitMax, and records them all in one transaction, each
+// behind a savepoint so that a refused answer (unknown user, closed
+// survey) leaves no trace and gets its own error. Every caller is answered
+// only after the shared transaction committed, so an acknowledged answer
+// is durable. When the shared transaction fails as a whole, each answer is
+// retried in a transaction of its own, so one bad answer cannot fail the
+// others. A caller whose context ends while waiting gets Unavailable, and
+// his answer may still be committed: retrying with the same response ID is
+// safe, since a recorded ID is never recorded twice. GroupCommitStats
+// reports the batches.
+//
+// # Tallies
+//
+// Every survey's counters (targets, answers, choices; per department,
+// department subtree and region; the histogram of first-answer seconds)
+// are kept in the tally table and changed in the same transaction as the
+// recipients and answers that move them, so Tally reads a few rows and
+// never recounts. Changes are folded in memory during a transaction and
+// written once before it commits (one read and one write per touched
+// group), so a group commit of hundreds of answers touches each counter
+// row once. A re-answer moves the counts from the old choices to the new;
+// changing a survey's StartedAt recounts it.
+//
+// # Private contacts at rest
+//
+// Private and family contacts are sealed with Options.Sealer (see
+// anpi.Sealer and anpi.NewAESSealer): the address, the label and the check
+// state (a bounce message may quote the address) are stored only as one
+// sealed value whose additional data is the contact ID. The work email,
+// which administrators may see, stays in the clear, as do the directory
+// records. Open refuses to run without a Sealer unless
+// Options.AllowPlaintextContacts is set, for tests and demos. RotateSealed
+// re-seals, in batches, what an older key sealed (and seals what was
+// stored in the clear), after the Sealer's current key changed.
+//
+// # Locking
+//
+// Open takes an exclusive flock on path+".lock" and holds it until Close,
+// so a second Store on the same file, in this process or another, fails
+// with FailedPrecondition instead of corrupting the single-writer design.
+// On Linux, macOS and the BSDs this uses flock(2); on other systems (such
+// as Windows) no lock is taken and opening a database from two processes
+// is not detected: do not do it.
+//
+// # Schema
+//
+// The schema is built by the numbered migrations embedded from
+// migrations/*.sql, applied in order, one transaction each, and recorded
+// in the schema_migrations table; upgrades are forward only. A database
+// whose version is newer than SchemaVersion is refused with
+// FailedPrecondition naming both versions. Objects only Go reads are kept
+// as JSON beside the columns that queries use; times are Unix nanoseconds
+// in UTC.
+//
+// # Choices where the contract is silent
+//
+// They are memstore's: a user who is not a recipient is NotFound to
+// RecordResponse, a survey that is not open FailedPrecondition,
+// DeleteDepartment removes the grants scoped to it, FailDelivery with a
+// zero RetryAt makes the delivery claimable at once, and after Close every
+// call fails with FailedPrecondition.
+package sqlite

@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/anpikit/anpi/anpi"
+)
+
+func (t *tx) RecordResponse(ctx context.Context, r *anpi.Response) (bool, error) {
+	if err := t.beginWrite(ctx); err != nil {
+		return false, err
+	}
+	return t.recordResponse(ctx, r)
+}
+
+// recordResponse stores r. Every check and every SQL write comes before
+// the tally change, which is in memory and cannot fail: an error leaves
+// the tally untouched, so the group committer can roll one answer back to
+// a savepoint and go on with the others.
+func (t *tx) recordResponse(ctx context.Context, r *anpi.Response) (bool, error) {
+	if r == nil {
+		return false, anpi.Errorf(anpi.InvalidArgument, "sqlite: record response: nil response")
+	}
+	if r.SurveyID == "" || r.UserID == "" {
+		return false, anpi.Errorf(anpi.InvalidArgument, "sqlite: record response %s: survey and user are required", r.ID)
+	}
+	op := "record response " + string(r.ID)
+	if dup, err := t.exists(ctx, op, "SELECT 1 FROM responses WHERE id = ?", string(r.ID)); err != nil {
+		return false, err
+	} else if dup {
+		return false, nil // a retry: already recorded, change nothing
+	}
+	s, err := t.survey(ctx, op, r.SurveyID)
+	if err != nil {
+		return false, err
+	}
+	if err := r.Validate(s.Form); err != nil {
+		return false, wrap(op, err)
+	}
+	if s.Status != anpi.Open {
+		return false, anpi.Errorf(anpi.FailedPrecondition, "sqlite: record response %s: survey %s is %s, not open", r.ID, s.ID, s.Status)
+	}
+	rec, cur, ok, err := t.recipient(ctx, op, s.ID, r.UserID)
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		return false, anpi.Errorf(anpi.NotFound, "sqlite: record response %s: user %s is not a recipient of survey %s", r.ID, r.UserID, s.ID)
+	}
+	var old *anpi.Response
+	if cur != 0 {
+		var data []byte
+		if ok, err := t.one(ctx, op, "SELECT data FROM responses WHERE rid = ?", []any{cur}, &data); err != nil {
+			return false, err
+		} else if ok {
+			old = new(anpi.Response)
+			if err := decode(op, data, old); err != nil {
+				return false, err
+			}
+		}
+	}
+	c := r.Clone()
+	c.At = utc(c.At)
+	c.FirstAt = c.At
+	if old != nil {
+		c.FirstAt = old.FirstAt
+	}
+	data, err := encode(op, c)
+	if err != nil {
+		return false, err
+	}
+	res, err := t.exec(ctx, op, "INSERT INTO responses (id, survey_id, user_id, data) VALUES (?, ?, ?, ?)", string(c.ID), string(c.SurveyID), string(c.UserID), data)
+	if err != nil {
+		return false, err
+	}
+	rid, err := res.LastInsertId()
+	if err != nil {
+		return false, classify(op, err)
+	}
+	if _, err := t.exec(ctx, op, "UPDATE recipients SET cur = ? WHERE survey_id = ? AND user_id = ?", rid, string(c.SurveyID), string(c.UserID)); err != nil {
+		return false, err
+	}
+	t.tallyDelta(s.ID).AddResponse(rec, s.StartedAt, old, c)
+	return true, nil
+}
+
+// getResponse returns the current response, or nil.
+func (t *tx) GetResponse(ctx context.Context, s anpi.SurveyID, u anpi.UserID) (*anpi.Response, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	if err := t.surveyExists(ctx, "get response", s); err != nil {
+		return nil, err
+	}
+	var data []byte
+	ok, err := t.one(ctx, "get response", "SELECT r.data FROM recipients c JOIN responses r ON r.rid = c.cur WHERE c.survey_id = ? AND c.user_id = ?", []any{string(s), string(u)}, &data)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, anpi.Errorf(anpi.NotFound, "sqlite: user %s has not answered survey %s", u, s)
+	}
+	r := new(anpi.Response)
+	return r, decode("get response", data, r)
+}
+
+func (t *tx) ResponseHistory(ctx context.Context, s anpi.SurveyID, u anpi.UserID) ([]*anpi.Response, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	if err := t.surveyExists(ctx, "response history", s); err != nil {
+		return nil, err
+	}
+	return list[anpi.Response](t, ctx, "response history", "SELECT data FROM responses WHERE survey_id = ? AND user_id = ? ORDER BY rid", string(s), string(u))
+}
+
+func (t *tx) currentResponses(ctx context.Context, s anpi.SurveyID) ([]*anpi.Response, error) {
+	return list[anpi.Response](t, ctx, "list responses", "SELECT r.data FROM recipients c JOIN responses r ON r.rid = c.cur WHERE c.survey_id = ? ORDER BY c.user_id", string(s))
+}
+
+func (t *tx) Responses(ctx context.Context, s anpi.SurveyID) ([]*anpi.Response, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	if err := t.surveyExists(ctx, "list responses", s); err != nil {
+		return nil, err
+	}
+	return t.currentResponses(ctx, s)
+}
