@@ -14,56 +14,67 @@ import (
 // ones (keyed by LeaseUntil), so a claim looks only at what it may take.
 type dheap struct {
 	key   func(*anpi.Delivery) time.Time
-	items []*anpi.Delivery
-	pos   map[anpi.DeliveryID]int
+	items []*hitem
+	byID  map[anpi.DeliveryID]*hitem
+}
+
+// hitem is a delivery in a heap, with its key and its position.
+type hitem struct {
+	d   *anpi.Delivery
+	key time.Time
+	pos int
 }
 
 func newDHeap(key func(*anpi.Delivery) time.Time) *dheap {
-	return &dheap{key: key, pos: map[anpi.DeliveryID]int{}}
+	return &dheap{key: key, byID: map[anpi.DeliveryID]*hitem{}}
 }
 
 func nextAttemptKey(d *anpi.Delivery) time.Time { return d.NextAttemptAt }
 func leaseKey(d *anpi.Delivery) time.Time       { return d.LeaseUntil }
 
-// before orders deliveries by key, then by ID.
-func (h *dheap) before(a, b *anpi.Delivery) bool {
-	ka, kb := h.key(a), h.key(b)
-	if !ka.Equal(kb) {
-		return ka.Before(kb)
+func (h *dheap) Len() int { return len(h.items) }
+
+// Less orders by key, then by ID.
+func (h *dheap) Less(i, j int) bool {
+	a, b := h.items[i], h.items[j]
+	if !a.key.Equal(b.key) {
+		return a.key.Before(b.key)
 	}
-	return strings.Compare(string(a.ID), string(b.ID)) < 0
+	return strings.Compare(string(a.d.ID), string(b.d.ID)) < 0
 }
 
-func (h *dheap) Len() int           { return len(h.items) }
-func (h *dheap) Less(i, j int) bool { return h.before(h.items[i], h.items[j]) }
 func (h *dheap) Swap(i, j int) {
 	h.items[i], h.items[j] = h.items[j], h.items[i]
-	h.pos[h.items[i].ID] = i
-	h.pos[h.items[j].ID] = j
+	h.items[i].pos = i
+	h.items[j].pos = j
 }
 
 func (h *dheap) Push(x any) {
-	d := x.(*anpi.Delivery)
-	h.pos[d.ID] = len(h.items)
-	h.items = append(h.items, d)
+	it := x.(*hitem)
+	it.pos = len(h.items)
+	h.items = append(h.items, it)
 }
 
 func (h *dheap) Pop() any {
 	n := len(h.items) - 1
-	d := h.items[n]
+	it := h.items[n]
 	h.items[n] = nil
 	h.items = h.items[:n]
-	delete(h.pos, d.ID)
-	return d
+	return it
 }
 
 // add inserts d (which must not be present).
-func (h *dheap) add(d *anpi.Delivery) { heap.Push(h, d) }
+func (h *dheap) add(d *anpi.Delivery) {
+	it := &hitem{d: d, key: h.key(d)}
+	h.byID[d.ID] = it
+	heap.Push(h, it)
+}
 
-// remove deletes the delivery with d's ID, if present.
+// remove deletes the delivery with that ID, if present.
 func (h *dheap) remove(id anpi.DeliveryID) {
-	if i, ok := h.pos[id]; ok {
-		heap.Remove(h, i)
+	if it, ok := h.byID[id]; ok {
+		heap.Remove(h, it.pos)
+		delete(h.byID, id)
 	}
 }
 
@@ -72,7 +83,7 @@ func (h *dheap) min() *anpi.Delivery {
 	if len(h.items) == 0 {
 		return nil
 	}
-	return h.items[0]
+	return h.items[0].d
 }
 
 // upTo returns, without changing the heap, every delivery whose key is at
@@ -84,10 +95,10 @@ func (h *dheap) upTo(t time.Time) []*anpi.Delivery {
 	for len(stack) > 0 {
 		i := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if i >= len(h.items) || h.key(h.items[i]).After(t) {
+		if i >= len(h.items) || h.items[i].key.After(t) {
 			continue
 		}
-		out = append(out, h.items[i])
+		out = append(out, h.items[i].d)
 		stack = append(stack, 2*i+1, 2*i+2)
 	}
 	return out
