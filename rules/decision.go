@@ -132,6 +132,8 @@ func (d Decision) Count() int {
 // Sends reports whether the decision delivers messages now (send or drill).
 func (d Decision) Sends() bool { return d.Action == ActionSend || d.Action == ActionDrill }
 
+// summarize lists the first matches and, when n ≥ 0, the number newly in
+// scope.
 func summarize(ms []Match, n int) string {
 	if len(ms) == 0 {
 		return ""
@@ -143,6 +145,9 @@ func summarize(ms []Match, n int) string {
 			break
 		}
 		parts = append(parts, ms[i].Why())
+	}
+	if n < 0 {
+		return strings.Join(parts, ", ")
 	}
 	return fmt.Sprintf("%s; %d newly in scope", strings.Join(parts, ", "), n)
 }

@@ -317,9 +317,9 @@ func (s *State) evalRule(r *Rule, u *jma.Update, ix *Index, ev string, now time.
 		d.Reason = fmt.Sprintf("administrators only: %s", summarize(live, n))
 	case n == 0 && len(d.Groups) == 0:
 		if total == 0 {
-			return append(out, skipOf(d, SkipNoRecipients, "matched "+summarize(live, 0)+" but nobody is registered there"))
+			return append(out, skipOf(d, SkipNoRecipients, "matched "+summarize(live, -1)+" but nobody is registered there"))
 		}
-		return append(out, skipOf(d, SkipNotified, "escalate-only: everyone in scope was already reached ("+summarize(live, 0)+")"))
+		return append(out, skipOf(d, SkipNotified, "escalate-only: everyone in scope was already reached ("+summarize(live, -1)+")"))
 	default:
 		d.Reason = summarize(d.Matches, n)
 		if len(d.Groups) > 0 {
