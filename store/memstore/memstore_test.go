@@ -1,8 +1,11 @@
 package memstore_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -161,4 +164,80 @@ func TestListUsersCacheFollowsRollback(t *testing.T) {
 	require.Equal(t, []anpi.UserID{"b"}, list(st))
 	require.NoError(t, st.CreateUser(ctx, user("c")))
 	require.Equal(t, []anpi.UserID{"b", "c"}, list(st))
+}
+
+// TestClaimMatchesScan checks the heap-indexed claims against a plain scan
+// of the outbox through a random sequence of enqueues, claims, completions,
+// failures and expired leases.
+func TestClaimMatchesScan(t *testing.T) {
+	ctx := t.Context()
+	rng := rand.New(rand.NewPCG(7, 11))
+	st := memstore.New(nil)
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, st.CreateSurvey(ctx, &anpi.Survey{ID: "s", Kind: anpi.ManualSurvey, Title: "t", Form: anpi.DefaultForm(), Status: anpi.Open}))
+	chans := []anpi.Channel{anpi.EmailChannel, anpi.SMSChannel, anpi.LINEChannel}
+	now := t0
+	next := 0
+	for step := range 600 {
+		now = now.Add(time.Duration(rng.IntN(20)) * time.Second)
+		switch rng.IntN(4) {
+		case 0: // enqueue a few
+			var ds []*anpi.Delivery
+			for range 1 + rng.IntN(8) {
+				next++
+				ds = append(ds, &anpi.Delivery{ID: anpi.DeliveryID(fmt.Sprintf("d%04d", rng.IntN(10000))), SurveyID: "s",
+					UserID: anpi.UserID(fmt.Sprintf("u%d", next)), Channel: chans[rng.IntN(len(chans))], State: anpi.Queued,
+					NextAttemptAt: now.Add(time.Duration(rng.IntN(120)-60) * time.Second)})
+			}
+			_, err := st.EnqueueDeliveries(ctx, ds)
+			if err != nil { // a random ID may clash: then nothing was added
+				require.Equal(t, anpi.AlreadyExists, anpi.Code(err))
+			}
+		default: // claim, then finish some
+			req := anpi.ClaimRequest{Owner: fmt.Sprintf("w%d", rng.IntN(3)), Limit: 1 + rng.IntN(6), Lease: time.Duration(10+rng.IntN(60)) * time.Second, Now: now}
+			if rng.IntN(2) == 0 {
+				req.Channels = []anpi.Channel{chans[rng.IntN(len(chans))]}
+			}
+			all, err := st.Deliveries(ctx, "s")
+			require.NoError(t, err)
+			var want []anpi.DeliveryID
+			var eligible []*anpi.Delivery
+			for _, d := range all {
+				if len(req.Channels) > 0 && d.Channel != req.Channels[0] {
+					continue
+				}
+				due := (d.State == anpi.Queued || d.State == anpi.FailedTemporary) && !d.NextAttemptAt.After(now)
+				expired := d.State == anpi.Sending && !d.LeaseUntil.After(now)
+				if due || expired {
+					eligible = append(eligible, d)
+				}
+			}
+			slices.SortFunc(eligible, func(a, b *anpi.Delivery) int {
+				if c := a.NextAttemptAt.Compare(b.NextAttemptAt); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.ID, b.ID)
+			})
+			for _, d := range eligible[:min(len(eligible), req.Limit)] {
+				want = append(want, d.ID)
+			}
+			got, err := st.ClaimDeliveries(ctx, req)
+			require.NoError(t, err)
+			var gotIDs []anpi.DeliveryID
+			for _, d := range got {
+				gotIDs = append(gotIDs, d.ID)
+			}
+			require.Equal(t, want, gotIDs, "step %d", step)
+			for _, d := range got {
+				switch rng.IntN(4) {
+				case 0:
+					require.NoError(t, st.CompleteDelivery(ctx, d.ID, req.Owner, anpi.SendResult{At: now}))
+				case 1:
+					require.NoError(t, st.FailDelivery(ctx, d.ID, req.Owner, anpi.SendFailure{Error: "x", At: now, RetryAt: now.Add(time.Duration(rng.IntN(60)) * time.Second)}))
+				case 2:
+					require.NoError(t, st.FailDelivery(ctx, d.ID, req.Owner, anpi.SendFailure{Error: "x", At: now, Permanent: rng.IntN(4) == 0}))
+				} // case 3: the worker "crashes" and the lease expires
+			}
+		}
+	}
 }
