@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -156,7 +157,8 @@ const (
 )
 
 // Run runs the conformance suite against h. Each check is a subtest whose
-// name says what failed: Kind, Validate, Success, JapaneseUTF8,
+// name says what failed: Kind, Validate, Success (which also checks that
+// Send leaves the message unchanged), JapaneseUTF8,
 // IdempotencyKey, Codes/<Fault>, SenderFaults/<Fault>, Context/Cancelled,
 // Context/Hang, Concurrent and Batch (for BatchSenders).
 func Run(t *testing.T, h Harness) {
@@ -275,9 +277,13 @@ func testSuccess(t *testing.T, h Harness) {
 	require.NotEmpty(t, to, "Harness.Address(None)")
 	require.NotEqual(t, to, h.Address(t, None), "Harness.Address must return a new address on every call")
 	m := newMessage(t, to, uniqueKey(t, "1"))
+	orig := *m
+	origData := maps.Clone(m.Data)
 	before := time.Now()
 	rc, err := s.Send(t.Context(), m)
 	require.NoError(t, err, "Send to a working address")
+	require.Equal(t, origData, m.Data, "Send must not modify Message.Data")
+	require.Equal(t, orig, *m, "Send must not modify the message")
 	require.False(t, rc.At.IsZero(), "Receipt.At is zero")
 	require.False(t, rc.At.Before(before.Add(-24*time.Hour)), "Receipt.At %v is far in the past", rc.At)
 	if !caps.NoProviderID {
