@@ -393,18 +393,13 @@ func collect(r *Rule, rec *record, ix *Index, live []Match, d *Decision) (n, tot
 		for _, m := range live {
 			post := ix.postingsLocked(m.Region)
 			total += len(post)
-			if len(post) > 0 && len(rec.sent) < len(ix.ids)/64+1 {
-				rec.sent = append(rec.sent, make([]uint64, len(ix.ids)/64+1-len(rec.sent))...)
-			}
 			if !count {
 				m.Recipients = IDs{ix: ix, ords: make([]uint32, 0, len(post))}
 			}
 			for _, ord := range post {
-				w, b := ord>>6, uint64(1)<<(ord&63)
-				if rec.sent[w]&b != 0 {
+				if rec.sent.testAndSet(ord) {
 					continue
 				}
-				rec.sent[w] |= b
 				n++
 				if !count {
 					m.Recipients.ords = append(m.Recipients.ords, ord)
@@ -451,7 +446,7 @@ func (rec *record) resolve(ix *Index) {
 		})
 		old.mu.RUnlock()
 	}
-	rec.sent, rec.sentIDs, rec.ix = nil, nil, ix
+	rec.sent, rec.sentIDs, rec.ix = bitset{}, nil, ix
 	for _, id := range ids {
 		if ord, ok := ix.byID[id]; ok {
 			rec.sent.set(ord)

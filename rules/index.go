@@ -258,43 +258,80 @@ func (ix *Index) ordinalLocked(id string) (uint32, bool) {
 	return ord, ok && ix.alive.has(ord)
 }
 
-// bitset is a growable set of ordinals.
-type bitset []uint64
-
-func (b bitset) has(i uint32) bool {
-	w := int(i >> 6)
-	return w < len(b) && b[w]&(1<<(i&63)) != 0
+// bitset is a growable set of ordinals in chunks of 4096 (512 bytes),
+// allocated on first use: a set of a few recipients of a large index costs a
+// few hundred bytes, a dense one 1 bit per ordinal.
+type bitset struct {
+	chunks []*[64]uint64
 }
 
-func (b *bitset) set(i uint32) {
-	w := int(i >> 6)
-	if w >= len(*b) {
-		*b = append(*b, make([]uint64, w+1-len(*b))...)
+const chunkBits = 12 // ordinals per chunk: 1<<12
+
+func (b *bitset) has(i uint32) bool {
+	c := int(i >> chunkBits)
+	if c >= len(b.chunks) || b.chunks[c] == nil {
+		return false
 	}
-	(*b)[w] |= 1 << (i & 63)
+	return b.chunks[c][(i>>6)&63]&(1<<(i&63)) != 0
 }
 
-func (b bitset) clear(i uint32) {
-	if w := int(i >> 6); w < len(b) {
-		b[w] &^= 1 << (i & 63)
+// word returns the word holding i, allocating its chunk.
+func (b *bitset) word(i uint32) *uint64 {
+	c := int(i >> chunkBits)
+	if c >= len(b.chunks) {
+		b.chunks = append(b.chunks, make([]*[64]uint64, c+1-len(b.chunks))...)
+	}
+	p := b.chunks[c]
+	if p == nil {
+		p = new([64]uint64)
+		b.chunks[c] = p
+	}
+	return &p[(i>>6)&63]
+}
+
+func (b *bitset) set(i uint32) { *b.word(i) |= 1 << (i & 63) }
+
+// testAndSet sets i and reports whether it was already set.
+func (b *bitset) testAndSet(i uint32) bool {
+	w := b.word(i)
+	m := uint64(1) << (i & 63)
+	if *w&m != 0 {
+		return true
+	}
+	*w |= m
+	return false
+}
+
+func (b *bitset) clear(i uint32) {
+	c := int(i >> chunkBits)
+	if c < len(b.chunks) && b.chunks[c] != nil {
+		b.chunks[c][(i>>6)&63] &^= 1 << (i & 63)
 	}
 }
 
 // each calls fn for every member in ascending order.
-func (b bitset) each(fn func(uint32)) {
-	for w, x := range b {
-		for x != 0 {
-			t := x & -x
-			fn(uint32(w<<6) + uint32(bits.TrailingZeros64(x)))
-			x ^= t
+func (b *bitset) each(fn func(uint32)) {
+	for c, p := range b.chunks {
+		if p == nil {
+			continue
+		}
+		for w, x := range p {
+			for x != 0 {
+				fn(uint32(c<<chunkBits) + uint32(w<<6) + uint32(bits.TrailingZeros64(x)))
+				x &= x - 1
+			}
 		}
 	}
 }
 
-func (b bitset) count() int {
+func (b *bitset) count() int {
 	n := 0
-	for _, x := range b {
-		n += bits.OnesCount64(x)
+	for _, p := range b.chunks {
+		if p != nil {
+			for _, x := range p {
+				n += bits.OnesCount64(x)
+			}
+		}
 	}
 	return n
 }

@@ -133,3 +133,27 @@ func TestIDs(t *testing.T) {
 	require.Error(t, back.UnmarshalJSON([]byte(`{}`)))
 	require.True(t, IDs{}.IsZero())
 }
+
+func TestBitsetIsSparse(t *testing.T) {
+	var b bitset
+	require.False(t, b.has(1_000_000))
+	b.set(1_000_000)
+	b.set(3)
+	require.True(t, b.testAndSet(3))
+	require.False(t, b.testAndSet(4))
+	require.True(t, b.has(1_000_000))
+	allocated := 0
+	for _, c := range b.chunks {
+		if c != nil {
+			allocated++
+		}
+	}
+	require.Equal(t, 2, allocated, "two chunks of 512 bytes, not 125 KB")
+	var got []uint32
+	b.each(func(i uint32) { got = append(got, i) })
+	require.Equal(t, []uint32{3, 4, 1_000_000}, got)
+	require.Equal(t, 3, b.count())
+	b.clear(4)
+	b.clear(5_000_000)
+	require.Equal(t, 2, b.count())
+}
