@@ -108,6 +108,8 @@ func TestRetryKey(t *testing.T) {
 	k := line.RetryKey("push", "s1/u1/line/c1/0")
 	require.Regexp(t, uuid, k)
 	require.Equal(t, k, line.RetryKey("push", "s1/u1/line/c1/0"), "deterministic")
+	// Pinned: a retry after an upgrade must still carry the same key.
+	require.Equal(t, "c11fab41-66b2-5c0f-aef4-6c4d70e5163f", k)
 	require.NotEqual(t, k, line.RetryKey("push", "s1/u1/line/c1/1"))
 	require.NotEqual(t, k, line.RetryKey("multicast", "s1/u1/line/c1/0"))
 	require.NotEqual(t, line.RetryKey("multicast", "a", "b"), line.RetryKey("multicast", "ab"))

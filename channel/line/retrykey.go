@@ -9,7 +9,7 @@ import (
 
 // namespace is the UUID namespace of AnpiKit's retry keys (a random UUID
 // fixed once).
-var namespace = [16]byte{0x6b, 0x1f, 0x3c, 0x52, 0x8e, 0x0d, 0x4a, 0x77, 0x9c, 0x21, 0x5e, 0x3b, 0xa4, 0x10, 0xd2, 0x8f}
+const namespace = "\x6b\x1f\x3c\x52\x8e\x0d\x4a\x77\x9c\x21\x5e\x3b\xa4\x10\xd2\x8f"
 
 // RetryKey returns the X-Line-Retry-Key for a request: a name-based UUID
 // (version 5: SHA-1 of a namespace and the name) of the request kind and
@@ -24,7 +24,7 @@ func RetryKey(kind string, idempotencyKeys ...string) string {
 		u[6] = u[6]&0x0f | 0x40
 	} else {
 		h := sha1.New()
-		h.Write(namespace[:])
+		h.Write([]byte(namespace))
 		h.Write([]byte(kind))
 		for _, k := range idempotencyKeys {
 			h.Write([]byte{0})
