@@ -172,7 +172,7 @@ func (c *Contact) Status() ContactStatus {
 	errText := c.Check.LastError
 	if c.Scope != WorkScope && c.Address != "" {
 		errText = redact(errText, c.Address)
-		if at := strings.IndexByte(c.Address, '@'); at > 0 { // a local part alone identifies a person too
+		if at := strings.IndexByte(c.Address, '@'); at >= 4 { // a local part alone identifies a person too (shorter ones would blank ordinary words)
 			errText = redact(errText, c.Address[:at])
 		}
 		if c.Kind == PhoneContact && strings.HasPrefix(c.Address, "+") { // providers echo numbers without the + or in national form
@@ -182,6 +182,7 @@ func (c *Contact) Status() ContactStatus {
 				errText = redact(errText, "0"+rest)
 			}
 		}
+		errText = scrubIdentifiers(errText)
 	}
 	return ContactStatus{
 		ID:          c.ID,
@@ -203,6 +204,25 @@ func redact(s, secret string) string {
 		return s
 	}
 	return regexp.MustCompile("(?i)"+regexp.QuoteMeta(secret)).ReplaceAllLiteralString(s, "<redacted>")
+}
+
+// scrubIdentifiers blanks anything in a provider message that looks like an
+// address of any person: email addresses, phone numbers (seven digits or
+// more, with or without separators) and long tokens (push tokens, LINE
+// IDs). It is the safety net behind the exact redactions in Status, for
+// echoes in forms nobody foresaw. Short codes such as "550 5.1.1" survive.
+func scrubIdentifiers(s string) string {
+	if s == "" {
+		return s
+	}
+	for _, pattern := range []string{
+		`[^\s<>()\[\]"',;:]+@[^\s<>()\[\]"',;:]+`, // email addresses
+		`\+?\d(?:[\s\-().]*\d){6,}`,               // phone numbers
+		`[A-Za-z0-9_\-:]{20,}`,                    // tokens and IDs
+	} {
+		s = regexp.MustCompile(pattern).ReplaceAllLiteralString(s, "<redacted>")
+	}
+	return s
 }
 
 // ContactStatus is an administrator's view of one contact (連絡網): whether it

@@ -92,3 +92,22 @@ func TestAdminViewHasNoPrivateAddress(t *testing.T) {
 	require.Contains(t, v.Contacts[0].LastError, "550 5.1.1")
 	require.Contains(t, string(js), "taro@example.co.jp", "the work email is administrator data")
 }
+
+func TestAdminViewScrubsUnforeseenEchoes(t *testing.T) {
+	u := validUser()
+	phone := &Contact{ID: "p", UserID: u.ID, Kind: PhoneContact, Scope: PrivateScope, Address: "+819087654321",
+		Check: ContactCheck{LastError: "21211 invalid 'To' number 090-8765-4321 (sent to other@example.org; token AAAAbbbbCCCCddddEEEEffff)"}}
+	st := phone.Status()
+	require.NotContains(t, st.LastError, "8765")
+	require.NotContains(t, st.LastError, "other@example.org")
+	require.NotContains(t, st.LastError, "AAAAbbbb")
+	require.Contains(t, st.LastError, "21211 invalid 'To' number")
+
+	bounce := &Contact{ID: "e", UserID: u.ID, Kind: EmailContact, Scope: PrivateScope, Address: "a@example.jp",
+		Check: ContactCheck{LastError: "550 5.1.1 mailbox unavailable"}}
+	require.Equal(t, "550 5.1.1 mailbox unavailable", bounce.Status().LastError, "short status codes survive")
+
+	work := &Contact{ID: "w", UserID: u.ID, Kind: EmailContact, Scope: WorkScope, Address: "taro@example.co.jp",
+		Check: ContactCheck{LastError: "550 5.1.1 <taro@example.co.jp> unknown"}}
+	require.Contains(t, work.Status().LastError, "taro@example.co.jp", "the work address is administrator data")
+}
