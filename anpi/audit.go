@@ -2,6 +2,7 @@ package anpi
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -45,6 +46,13 @@ type RuleRecord struct {
 	Version   int             `json:"version"` // stores increment it on every update
 	UpdatedAt time.Time       `json:"updatedAt"`
 	UpdatedBy UserID          `json:"updatedBy,omitempty"`
+}
+
+// Clone returns a deep copy of r.
+func (r *RuleRecord) Clone() *RuleRecord {
+	c := *r
+	c.Spec = slices.Clone(r.Spec)
+	return &c
 }
 
 // Validate checks the record's fields; the spec must be a JSON object.

@@ -68,7 +68,9 @@ type DirectoryTx interface {
 	// subtree). A move into its own subtree is InvalidArgument.
 	UpdateDepartment(ctx context.Context, d *Department) error
 	// DeleteDepartment removes a department that has no children and no
-	// members (FailedPrecondition otherwise).
+	// members (FailedPrecondition otherwise), and the role grants scoped to
+	// it, so a department later created with the same ID does not inherit
+	// its administrators.
 	DeleteDepartment(ctx context.Context, id DepartmentID) error
 	// GetDepartment returns a department (NotFound when absent).
 	GetDepartment(ctx context.Context, id DepartmentID) (*Department, error)
@@ -131,7 +133,8 @@ type ConfigTx interface {
 
 	// PutRule creates or replaces a rule, incrementing its Version. When
 	// r.Version is not zero it must equal the stored version
-	// (FailedPrecondition otherwise): optimistic locking for editors.
+	// (FailedPrecondition otherwise, also when the rule was never stored):
+	// optimistic locking for editors.
 	PutRule(ctx context.Context, r *RuleRecord) error
 	// GetRule returns a rule (NotFound when absent).
 	GetRule(ctx context.Context, id string) (*RuleRecord, error)
@@ -192,6 +195,8 @@ type OutboxTx interface {
 	FailDelivery(ctx context.Context, id DeliveryID, owner string, f SendFailure) error
 	// MarkDelivered records a provider's delivery confirmation for a Sent
 	// delivery (callbacks arrive late and out of order; it is idempotent).
+	// A delivery that is not Sent or Delivered is FailedPrecondition: the
+	// caller retries once the send is recorded.
 	MarkDelivered(ctx context.Context, id DeliveryID, at time.Time) error
 	// CancelDeliveries cancels every Queued and FailedTemporary delivery of
 	// a survey and returns how many. Deliveries being sent are left to
@@ -211,7 +216,9 @@ type ResponseTx interface {
 	// the one it replaces in the history, and moves the tally counters in
 	// the same transaction. The survey must be Open, the user a recipient,
 	// the answers valid for the survey's form. A response whose ID was
-	// already recorded changes nothing (it returns false).
+	// already recorded changes nothing (it returns false). A user who is not
+	// a recipient is NotFound; a survey that is not Open is
+	// FailedPrecondition.
 	RecordResponse(ctx context.Context, r *Response) (bool, error)
 	// GetResponse returns the current answer (NotFound when none).
 	GetResponse(ctx context.Context, s SurveyID, u UserID) (*Response, error)
