@@ -35,6 +35,7 @@ type SkipReason string
 // Reasons for skipping.
 const (
 	SkipDisabled        SkipReason = "disabled"          // the rule is disabled
+	SkipInvalid         SkipReason = "invalid"           // the rule has no trigger for its kind (see Validate)
 	SkipTest            SkipReason = "test"              // 試験 document: never anything
 	SkipDrill           SkipReason = "drill"             // 訓練 document and the rule does not opt in
 	SkipDuplicate       SkipReason = "duplicate"         // a repeat delivery or the twin of a VPWW53/54 pair
@@ -75,18 +76,18 @@ func (m *Match) Why() string {
 
 // Decision is what one rule decided about one update (or a released hold).
 type Decision struct {
-	Rule   string     `json:"rule"`
-	Event  string     `json:"event"` // event key (quake and EEW share one)
-	Action Action     `json:"action"`
-	Skip   SkipReason `json:"skip,omitempty"` // set for ActionSkip
-	Reason string     `json:"reason"`         // human-readable explanation
-	Drill  bool       `json:"drill,omitempty"`
+	Rule   string     `json:"rule"`            // the rule's ID
+	Event  string     `json:"event"`           // event key (quake and EEW share one)
+	Action Action     `json:"action"`          // what to do
+	Skip   SkipReason `json:"skip,omitempty"`  // set for ActionSkip
+	Reason string     `json:"reason"`          // human-readable explanation
+	Drill  bool       `json:"drill,omitempty"` // a drill (訓練): label it, tally it apart
 
 	// AdminsOnly marks a notice to the rule's administrators only (an
 	// administrators-only rule, or a suppressed aftershock); InScope then
 	// counts the recipients who were not asked.
-	AdminsOnly bool `json:"adminsOnly,omitempty"`
-	InScope    int  `json:"inScope,omitempty"`
+	AdminsOnly bool `json:"adminsOnly,omitempty"` // a notice to the rule's Admins only
+	InScope    int  `json:"inScope,omitempty"`    // AdminsOnly: recipients in scope, not asked
 
 	// Matches are the regions that matched, each with the recipients newly
 	// in scope because of it.

@@ -57,9 +57,10 @@
 //     matches; TargetNationwide reaches every recipient of the index.
 //   - Hold (0–10 min): the first matching update yields ActionHold with
 //     HoldUntil; later updates of the event add to the same hold;
-//     [State.Due] (or any later Evaluate) releases it as a send. A 取消
-//     drops it; a 訂正 removes the regions the corrected report no longer
-//     matches.
+//     [State.Due] (or any later Evaluate) releases it as one send per report
+//     that added to it. An escalation after the release opens a new hold. A
+//     取消 drops it; a 訂正 removes the regions the corrected report no
+//     longer matches. Notices to administrators are never held.
 //   - Suppress: within the window after the rule reached a region for one
 //     event, another event reaching the same region at a level not higher is
 //     suppressed: the rule's Admins get one notice (AdminsOnly), the

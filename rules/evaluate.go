@@ -251,6 +251,10 @@ func (s *State) evalRule(r *Rule, u *jma.Update, ix *Index, ev string, now time.
 	if r.Disabled {
 		return skip(SkipDisabled, "rule disabled")
 	}
+	if (r.Kind == KindEarthquake && r.Earthquake == nil) || (r.Kind == KindTsunami && r.Tsunami == nil) ||
+		(r.Kind == KindWeather && r.Weather == nil) {
+		return skip(SkipInvalid, fmt.Sprintf("invalid rule: no %s trigger", r.Kind))
+	}
 	switch rep.Control.Status {
 	case jma.StatusNormal:
 	case jma.StatusTraining:

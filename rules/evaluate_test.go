@@ -527,3 +527,20 @@ func TestDisabledAndStatelessEvaluate(t *testing.T) {
 	require.Equal(t, SkipDisabled, only(t, ds, "off").Skip)
 	require.Equal(t, []string{"twice", "wajima"}, sorted(only(t, ds, "on")))
 }
+
+func TestInvalidRulesDoNotPanic(t *testing.T) {
+	ix := noto(t)
+	rs := []Rule{{ID: "no-trigger", Kind: KindEarthquake}, {ID: "t", Kind: KindTsunami}, {ID: "w", Kind: KindWeather},
+		{ID: "none-threshold", Kind: KindEarthquake, Earthquake: &EarthquakeTrigger{}}, {ID: "odd-kind", Kind: "volcano"},
+		{ID: "fixed-empty", Kind: KindEarthquake, Target: TargetFixed, Earthquake: &EarthquakeTrigger{Threshold: jma.Intensity1}},
+		{ID: "admins-empty", Kind: KindEarthquake, Earthquake: &EarthquakeTrigger{Threshold: jma.Intensity1}, Options: Options{AdminsOnly: true, Hold: -time.Hour, Suppress: -time.Hour}}}
+	require.Error(t, Validate(rs))
+	st := NewState(nil)
+	tr := jma.NewTracker(nil)
+	for _, n := range []string{"vxse51_event_a_1.xml", "vtse41_event_t_1.xml", "vpww53_pair_1.xml", "vxse53_event_a_cancel.xml"} {
+		require.NotPanics(t, func() { st.Evaluate(tr.Apply(fixture(t, n)), rs, ix, t0) })
+	}
+	ds := Evaluate(jma.NewTracker(nil).Apply(fixture(t, "vxse51_event_a_1.xml")), rs, ix, t0)
+	require.Equal(t, SkipInvalid, only(t, ds, "no-trigger").Skip)
+	require.Equal(t, SkipBelowThreshold, only(t, ds, "none-threshold").Skip)
+}

@@ -81,7 +81,7 @@ const MaxSuppress = 7 * 24 * time.Hour
 type Rule struct {
 	ID       string // unique, non-empty
 	Name     string // free text for people
-	Kind     Kind
+	Kind     Kind   // which reports the rule looks at
 	Target   Target // TargetRegion when empty
 	Disabled bool   // a disabled rule never fires
 
@@ -91,13 +91,13 @@ type Rule struct {
 
 	// Recipients and Groups are the fixed recipients of a TargetFixed rule:
 	// recipient IDs, and group names the caller resolves.
-	Recipients []string
-	Groups     []string
+	Recipients []string // fixed recipient IDs
+	Groups     []string // fixed groups the caller resolves
 	// Admins are the rule's administrators (recipient IDs): they get the
 	// administrators-only notice and suppressed aftershocks.
 	Admins []string
 
-	Options Options
+	Options Options // safeguards: drills, hold, suppression, notices, 未入電
 }
 
 // EarthquakeTrigger is the condition of an earthquake rule: an area at or
@@ -179,7 +179,7 @@ func (e *FieldError) Error() string {
 // ValidationError lists every problem found in a rule set. It is returned by
 // [DecodeRules] and [Validate]; find it with errors.As.
 type ValidationError struct {
-	Problems []*FieldError
+	Problems []*FieldError // in document order, one per field
 }
 
 // Error joins the problems, one per line.

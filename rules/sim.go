@@ -14,16 +14,16 @@ type Scenario struct {
 	Status jma.Status
 	// At is the evaluation time; the zero time when unset.
 	At       time.Time
-	Quake    []QuakeArea
-	Tsunami  []TsunamiArea
-	Warnings []WarningArea
+	Quake    []QuakeArea   // earthquake areas and intensities
+	Tsunami  []TsunamiArea // tsunami regions and kinds
+	Warnings []WarningArea // municipalities and newly issued kinds
 }
 
 // QuakeArea is an earthquake 細分区域 at an intensity in a Scenario.
 type QuakeArea struct {
-	Area      string // 3-digit 細分区域, e.g. "350"
-	Pref      string // 2-digit prefecture, e.g. "13" (for prefecture filters)
-	Intensity jma.Intensity
+	Area      string        // 3-digit 細分区域, e.g. "350"
+	Pref      string        // 2-digit prefecture, e.g. "13" (for prefecture filters)
+	Intensity jma.Intensity // e.g. jma.Intensity6Lower
 }
 
 // TsunamiArea is a 津波予報区 under a kind in a Scenario.
@@ -102,8 +102,8 @@ type Step struct {
 	At        time.Time      `json:"at"`               // virtual time
 	Released  bool           `json:"released"`         // a hold window expired
 	Change    jma.ChangeKind `json:"change,omitempty"` // what the document changed (tracker)
-	Event     string         `json:"event,omitempty"`
-	Decisions []Decision     `json:"decisions"`
+	Event     string         `json:"event,omitempty"`  // event key of the document
+	Decisions []Decision     `json:"decisions"`        // what the rules decided
 }
 
 // Replay feeds the documents, in the order given, through a jma.Tracker and
@@ -159,9 +159,9 @@ func Replay(docs []*jma.Report, rs []Rule, ix *Index, opt *ReplayOptions) []Step
 // document caused) under the new rules and not the old (Gained), and the
 // reverse (Lost). IDs are sorted.
 type DiffEntry struct {
-	Doc    int      `json:"doc"`
-	Gained []string `json:"gained"`
-	Lost   []string `json:"lost"`
+	Doc    int      `json:"doc"`    // index in the documents
+	Gained []string `json:"gained"` // reached under b, not under a
+	Lost   []string `json:"lost"`   // reached under a, not under b
 }
 
 // Diff replays the documents under rules a and under rules b and returns,
