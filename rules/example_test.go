@@ -102,3 +102,67 @@ func ExampleState_Due() {
 	// 0
 	// send [u1]
 }
+
+func parseFiles(names ...string) ([]*jma.Report, error) {
+	var out []*jma.Report
+	for _, n := range names {
+		b, err := os.ReadFile("../jma/testdata/" + n)
+		if err != nil {
+			return nil, err
+		}
+		r, err := jma.Parse(b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Replay documents on the virtual clock they carry: the held send is
+// released ten minutes after the first report, before the VXSE53 arrives.
+func ExampleReplay() {
+	docs, err := parseFiles("vxse51_event_a_1.xml", "vxse51_event_a_2.xml", "vxse53_event_a_s1.xml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rs := []rules.Rule{{ID: "q", Kind: rules.KindEarthquake, Earthquake: &rules.EarthquakeTrigger{Threshold: jma.Intensity5Upper},
+		Options: rules.Options{Hold: 10 * time.Minute}}}
+	ix := rules.NewIndex()
+	_ = ix.Add("noto", "quake:390")
+	_ = ix.Add("joetsu", "quake:370")
+	for _, s := range rules.Replay(docs, rs, ix, nil) {
+		for _, d := range s.Decisions {
+			fmt.Println(s.At.Format(time.TimeOnly), s.Doc, d.Action, d.Recipients())
+		}
+	}
+	// Output:
+	// 07:13:10 0 hold [noto]
+	// 07:14:05 1 hold [joetsu]
+	// 07:23:10 -1 send [noto]
+	// 07:23:10 -1 send [joetsu]
+	// 07:24:30 2 skip []
+}
+
+// Diff shows the blast radius of lowering a threshold from 5強 to 5弱.
+func ExampleDiff() {
+	docs, err := parseFiles("vxse51_event_a_1.xml", "vxse51_event_a_2.xml")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rule := func(th jma.Intensity) []rules.Rule {
+		return []rules.Rule{{ID: "q", Kind: rules.KindEarthquake, Earthquake: &rules.EarthquakeTrigger{Threshold: th}}}
+	}
+	ix := rules.NewIndex()
+	_ = ix.Add("noto", "quake:390")
+	_ = ix.Add("joetsu", "quake:370")
+	_ = ix.Add("toyama", "quake:380")
+	for _, e := range rules.Diff(rule(jma.Intensity5Upper), rule(jma.Intensity5Lower), ix, docs, nil) {
+		fmt.Println(e.Doc, "gained", e.Gained, "lost", e.Lost)
+	}
+	// Output:
+	// 0 gained [joetsu] lost []
+	// 1 gained [toyama] lost [joetsu]
+}

@@ -237,3 +237,39 @@ func TestStateMemoryIsBounded(t *testing.T) {
 	st.Evaluate(jma.Update{}, rs, ix, t0.Add(10*time.Hour))
 	require.Zero(t, st.Len(), "expired after the TTL")
 }
+
+// TestAnyOrderProperty: for earthquake observations, which only ever rise,
+// any order of any number of deliveries reaches the same recipients per rule
+// as the documents delivered once in order.
+func TestAnyOrderProperty(t *testing.T) {
+	ix := noto(t)
+	held := quakeRule("held", "5+")
+	held.Options.Hold = 3 * time.Minute
+	rs := []Rule{quakeRule("q3", "3"), quakeRule("q5", "5-"), quakeRule("q7", "7"), held,
+		{ID: "fixed", Kind: KindEarthquake, Target: TargetFixed, Recipients: []string{"boss"}, Earthquake: &EarthquakeTrigger{Threshold: jma.Intensity6Upper}}}
+	names := []string{"vxse51_event_a_1.xml", "vxse53_event_b_s1.xml", "vxse51_event_a_2.xml", "vxse53_event_a_s1.xml", "vxse53_event_b_s2.xml"}
+	parsed := map[string]*jma.Report{}
+	for _, n := range names {
+		parsed[n] = fixture(t, n)
+	}
+	docs := func(seq []string) []*jma.Report {
+		out := make([]*jma.Report, len(seq))
+		for i, n := range seq {
+			out[i] = parsed[n]
+		}
+		return out
+	}
+	once := reachedPairs(t, Replay(docs(names), rs, ix, nil))
+	require.Len(t, once, 6+5+2+4+1)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := range 200 {
+		var seq []string
+		for _, n := range names {
+			for range 1 + rng.IntN(3) {
+				seq = append(seq, n)
+			}
+		}
+		rng.Shuffle(len(seq), func(i, j int) { seq[i], seq[j] = seq[j], seq[i] })
+		require.Equal(t, once, reachedPairs(t, Replay(docs(seq), rs, ix, nil)), "trial %d: %v", trial, seq)
+	}
+}
