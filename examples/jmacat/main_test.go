@@ -10,40 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/anpikit/anpi/internal/shareddata"
 	"github.com/anpikit/anpi/jma"
 	"github.com/stretchr/testify/require"
 )
-
-// samplesDir finds shared/jma-samples beside the repository root (the
-// directory holding go.work), or under $ANPI_SHARED_DIR.
-func samplesDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("ANPI_SHARED_DIR"); d != "" {
-		p := filepath.Join(d, "jma-samples")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		t.Skipf("ANPI_SHARED_DIR=%s has no jma-samples directory; set it to the directory that holds jma-samples/", d)
-	}
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			p := filepath.Join(dir, "..", "shared", "jma-samples")
-			if _, err := os.Stat(p); err == nil {
-				return filepath.Clean(p)
-			}
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	t.Skip("JMA samples not found: expected shared/jma-samples beside the repository root; set ANPI_SHARED_DIR to the directory that holds jma-samples/")
-	return ""
-}
 
 func runLines(t *testing.T, args ...string) ([]map[string]any, int) {
 	t.Helper()
@@ -130,7 +100,7 @@ type sampleFact struct {
 }
 
 func TestSamples(t *testing.T) {
-	dir := samplesDir(t)
+	dir := shareddata.Dir(t, "jma-samples")
 	facts := map[string]sampleFact{
 		"VXSE51_201504030407_sokuhou.xml":           {"VXSE51", "通常", "発表", "", "2015-04-03T04:07:00+09:00", "3", []any{"20150403040453"}},
 		"VXSE51_20210217140808_0_VXSE51_010000.xml": {"VXSE51", "通常", "発表", "", "2021-02-17T23:08:00+09:00", "3", []any{"20210217230627"}},
