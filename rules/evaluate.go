@@ -47,6 +47,7 @@ type record struct {
 	sentIDs        []string // restored, not yet resolved against an index
 	direct         map[string]bool
 	adminsNotified bool
+	observed       bool // an observed earthquake report (not an EEW) added to it
 	pending        *pending
 }
 
@@ -271,6 +272,9 @@ func (s *State) evalRule(r *Rule, u *jma.Update, ix *Index, ev string, now time.
 	case jma.ChangeDuplicate:
 		return skip(SkipDuplicate, "duplicate delivery or VPWW53/54 twin: already evaluated")
 	case jma.ChangeCancel:
+		if rep.Family == jma.FamilyEEW && rec != nil && rec.observed {
+			return skip(SkipNothingToCancel, "取消 of a 緊急地震速報 after observed intensities: the observations stand")
+		}
 		return s.cancel(r, rec, base, ix)
 	}
 
@@ -293,6 +297,9 @@ func (s *State) evalRule(r *Rule, u *jma.Update, ix *Index, ev string, now time.
 		s.recs[key] = rec
 	}
 	rec.last = now
+	if rep.Family == jma.FamilyEarthquake {
+		rec.observed = true
+	}
 
 	live, supp := s.splitSuppressed(r, base.Drill, ev, ms, now)
 	var out []Decision

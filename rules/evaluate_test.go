@@ -544,3 +544,31 @@ func TestInvalidRulesDoNotPanic(t *testing.T) {
 	require.Equal(t, SkipInvalid, only(t, ds, "no-trigger").Skip)
 	require.Equal(t, SkipBelowThreshold, only(t, ds, "none-threshold").Skip)
 }
+
+func TestEEWCancel(t *testing.T) {
+	ix := index(t, map[string][]string{"chiba": {"quake:340"}, "noto": {"quake:390"}})
+	rule := quakeRule("eew", "5-")
+	rule.Earthquake.EEW = true
+	// An EEW, then its 取消: those reached are told.
+	r := newRunner(t, []Rule{rule}, ix)
+	require.Equal(t, []string{"chiba"}, sorted(only(t, r.apply(fixture(t, "vxse43_plum.xml")), "eew")))
+	d := only(t, r.apply(fixture(t, "vxse43_cancel.xml")), "eew")
+	require.Equal(t, ActionCancel, d.Action)
+	require.Equal(t, []string{"chiba"}, sorted(d))
+
+	// An EEW, then an observed 震度速報 of the same EventID, then the EEW's
+	// 取消: the observations stand.
+	r = newRunner(t, []Rule{rule}, ix)
+	plum := fixture(t, "vxse43_plum.xml")
+	r.apply(plum)
+	obs := fixture(t, "vxse51_event_a_1.xml")
+	obs.Head.EventIDs = plum.Head.EventIDs
+	obs.Control.DateTime = plum.Control.DateTime.Add(10 * time.Second)
+	obs.Head.ReportDateTime = plum.Head.ReportDateTime.Add(time.Minute)
+	d = only(t, r.apply(obs), "eew")
+	require.Equal(t, []string{"noto"}, sorted(d))
+	require.Equal(t, "quake:通常:20240501120000", d.Event)
+	d = only(t, r.apply(fixture(t, "vxse43_cancel.xml")), "eew")
+	require.Equal(t, SkipNothingToCancel, d.Skip)
+	require.Contains(t, d.Reason, "observations stand")
+}

@@ -23,6 +23,7 @@ type recordJSON struct {
 	Sent           []string     `json:"sent,omitempty"`
 	Direct         []string     `json:"direct,omitempty"`
 	AdminsNotified bool         `json:"adminsNotified,omitempty"`
+	Observed       bool         `json:"observed,omitempty"`
 	Pending        *pendingJSON `json:"pending,omitempty"`
 }
 
@@ -60,7 +61,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 	out := stateJSON{Version: 1, Records: []recordJSON{}}
 	for _, r := range s.recs {
 		j := recordJSON{Rule: r.rule, Event: r.event, Drill: r.drill, First: r.first, Last: r.last,
-			Direct: sortedKeys(r.direct), AdminsNotified: r.adminsNotified}
+			Direct: sortedKeys(r.direct), AdminsNotified: r.adminsNotified, Observed: r.observed}
 		if r.sentIDs != nil {
 			j.Sent = slices.Clone(r.sentIDs)
 		} else if r.ix != nil {
@@ -142,7 +143,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("rules: state: record without rule or event")
 		}
 		r := &record{rule: j.Rule, event: j.Event, drill: j.Drill, first: j.First, last: j.Last,
-			sentIDs: j.Sent, adminsNotified: j.AdminsNotified}
+			sentIDs: j.Sent, adminsNotified: j.AdminsNotified, observed: j.Observed}
 		if r.sentIDs == nil {
 			r.sentIDs = []string{}
 		}
