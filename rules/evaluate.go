@@ -315,6 +315,9 @@ func (s *State) evalRule(r *Rule, u *jma.Update, ix *Index, ev string, now time.
 		d.Action = ActionDrill
 	}
 	n, total := collect(r, rec, ix, live, &d)
+	// The series remembers the highest level the event reached in each
+	// region, also when nobody new was in scope.
+	s.markSeries(r, base.Drill, ev, live, now)
 	switch {
 	case r.Options.AdminsOnly:
 		if rec.adminsNotified {
@@ -337,7 +340,6 @@ func (s *State) evalRule(r *Rule, u *jma.Update, ix *Index, ev string, now time.
 			d.Reason += "; groups " + strings.Join(d.Groups, ",")
 		}
 	}
-	s.markSeries(r, base.Drill, ev, live, now)
 	if h := r.Options.Hold; h > 0 {
 		p := rec.pending
 		if p == nil {

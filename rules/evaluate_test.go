@@ -572,3 +572,20 @@ func TestEEWCancel(t *testing.T) {
 	require.Equal(t, SkipNothingToCancel, d.Skip)
 	require.Contains(t, d.Reason, "observations stand")
 }
+
+func TestSuppressionRemembersTheHighestLevelOfTheSeries(t *testing.T) {
+	ix := noto(t)
+	rule := quakeRule("q", "5-")
+	rule.Options.Suppress = 6 * time.Hour
+	rs := []Rule{rule}
+	st := NewState(nil)
+	quake := func(event string, v jma.Intensity) jma.Update {
+		return jma.Update{Key: "quake:通常:" + event, Change: jma.ChangeEscalation, Quake: []jma.AreaFact{{Area: "390", Intensity: v}},
+			Report: &jma.Report{Family: jma.FamilyEarthquake, Control: jma.Control{Status: jma.StatusNormal}}}
+	}
+	require.Equal(t, ActionSend, only(t, st.Evaluate(quake("main", jma.Intensity6Upper), rs, ix, t0), "q").Action)
+	// The main shock's VXSE53 raises 390 to 7: nobody new, but the series
+	// now stands at 7.
+	require.Equal(t, SkipNotified, only(t, st.Evaluate(quake("main", jma.Intensity7), rs, ix, t0.Add(10*time.Minute)), "q").Skip)
+	require.Equal(t, SkipSuppressed, only(t, st.Evaluate(quake("after", jma.Intensity7), rs, ix, t0.Add(time.Hour)), "q").Skip)
+}
