@@ -60,6 +60,17 @@ type Match struct {
 	level int // comparable strength: intensity floor, tsunami level, warning severity
 }
 
+// value is the matched intensity or kind as shown.
+func (m *Match) value() string {
+	switch {
+	case m.Intensity != jma.IntensityNone:
+		return m.Intensity.String()
+	case m.TsunamiKind != "":
+		return string(m.TsunamiKind)
+	}
+	return strings.Join(m.WarningKinds, ",")
+}
+
 // Why describes the match, e.g. "quake:350 at 6-", "tsunami:300 kind 53",
 // "warning:1310100 issued 33".
 func (m *Match) Why() string {

@@ -77,6 +77,7 @@ type mark struct {
 	rule, region string
 	drill        bool
 	level        int
+	value        string // the level as shown, e.g. "6-", "53", "33"
 	at, until    time.Time
 	event        string
 }
@@ -616,11 +617,7 @@ func (s *State) markSeries(r *Rule, drill bool, ev string, ms []Match, now time.
 		k := seriesKey(r.ID, drill, m.Region)
 		mk := s.series[k]
 		if mk == nil || mk.event != ev || m.level > mk.level {
-			lvl := m.level
-			if mk != nil && mk.event == ev {
-				lvl = max(lvl, mk.level)
-			}
-			mk = &mark{rule: r.ID, region: m.Region, drill: drill, level: lvl, at: now, until: now.Add(r.Options.Suppress), event: ev}
+			mk = &mark{rule: r.ID, region: m.Region, drill: drill, level: m.level, value: m.value(), at: now, until: now.Add(r.Options.Suppress), event: ev}
 			s.series[k] = mk
 		}
 	}
@@ -648,7 +645,7 @@ func (s *State) suppressed(r *Rule, rec *record, base Decision, supp []Match, ix
 	var why []string
 	for _, m := range supp {
 		mk := s.series[seriesKey(r.ID, base.Drill, m.Region)]
-		why = append(why, fmt.Sprintf("%s (event %s reached it at %s)", m.Why(), mk.event, mk.at.UTC().Format(time.RFC3339)))
+		why = append(why, fmt.Sprintf("%s (event %s reached %s there at %s)", m.Why(), mk.event, mk.value, mk.at.UTC().Format(time.RFC3339)))
 	}
 	msg := fmt.Sprintf("suppressed within %s of the same series, level not higher: %s; %d recipients not asked",
 		r.Options.Suppress, strings.Join(why, ", "), inScope)

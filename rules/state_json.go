@@ -47,6 +47,7 @@ type markJSON struct {
 	Region string    `json:"region"`
 	Drill  bool      `json:"drill,omitempty"`
 	Level  int       `json:"level"`
+	Value  string    `json:"value,omitempty"`
 	At     time.Time `json:"at"`
 	Until  time.Time `json:"until"`
 	Event  string    `json:"event"`
@@ -98,7 +99,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 		return 0
 	})
 	for _, m := range s.series {
-		out.Series = append(out.Series, markJSON{Rule: m.rule, Region: m.region, Drill: m.drill, Level: m.level, At: m.at, Until: m.until, Event: m.event})
+		out.Series = append(out.Series, markJSON{Rule: m.rule, Region: m.region, Drill: m.drill, Level: m.level, Value: m.value, At: m.at, Until: m.until, Event: m.event})
 	}
 	slices.SortFunc(out.Series, func(a, b markJSON) int {
 		return compareStrings(a.Rule+"\x00"+a.Region+fmt.Sprint(a.Drill), b.Rule+"\x00"+b.Region+fmt.Sprint(b.Drill))
@@ -164,7 +165,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 	}
 	for _, m := range in.Series {
 		s.series[seriesKey(m.Rule, m.Drill, m.Region)] = &mark{rule: m.Rule, region: m.Region, drill: m.Drill,
-			level: m.Level, at: m.At, until: m.Until, event: m.Event}
+			level: m.Level, value: m.Value, at: m.At, until: m.Until, event: m.Event}
 	}
 	return nil
 }
