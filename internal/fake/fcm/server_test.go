@@ -183,7 +183,9 @@ func TestTokenRefusals(t *testing.T) {
 		"aud":   func(c map[string]any) { c["aud"] = "https://oauth2.googleapis.com/token" },
 		"scope": func(c map[string]any) { c["scope"] = "https://www.googleapis.com/auth/cloud-platform" },
 		"exp":   func(c map[string]any) { c["exp"] = now.Add(3 * time.Hour).Unix() },
-		"old":   func(c map[string]any) { c["iat"], c["exp"] = now.Add(-3*time.Hour).Unix(), now.Add(-2*time.Hour).Unix() },
+		"old": func(c map[string]any) {
+			c["iat"], c["exp"] = now.Add(-3*time.Hour).Unix(), now.Add(-2*time.Hour).Unix()
+		},
 	} {
 		st, body := grant(t, s, assertion(t, a, now, edit))
 		require.Equal(t, 400, st, name)
