@@ -41,7 +41,9 @@ type Options struct {
 	// ProjectID is the only project the server serves; empty serves any.
 	ProjectID string
 	// PublicKey, if set, verifies the RS256 signature of the JWT-bearer
-	// assertions posted to /token; another key gets invalid_grant.
+	// assertions posted to /token, as do the keys of ServiceAccount; an
+	// assertion no trusted key verifies gets invalid_grant. With no key
+	// at all, signatures are not checked.
 	PublicKey *rsa.PublicKey
 	// AccessToken, if set, is accepted as a bearer token besides those
 	// the server issued (for oauth2.StaticTokenSource).
@@ -118,6 +120,7 @@ type Server struct {
 	attempts   int
 	tokenReqs  int
 	bucket     bucket
+	trusted    []*rsa.PublicKey
 	seq        int
 	closeOnce  sync.Once
 }
@@ -227,6 +230,21 @@ func (s *Server) TokenRequests() int {
 	return s.tokenReqs
 }
 
+// ServiceAccount returns a service-account key file (JSON) for projectID
+// whose token_uri is this server's, with a new RSA key that the server
+// trusts from now on: once a key is trusted (or Options.PublicKey is set),
+// assertions signed by any other key get invalid_grant.
+func (s *Server) ServiceAccount(projectID string) ([]byte, error) {
+	js, key, err := NewServiceAccount(projectID, s.TokenURI())
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.trusted = append(s.trusted, &key.PublicKey)
+	s.mu.Unlock()
+	return js, nil
+}
+
 // NewServiceAccount returns a service-account key file (JSON) for projectID
 // whose token_uri is tokenURI (a fake's TokenURI), and its RSA key, whose
 // public half goes in Options.PublicKey.
@@ -327,17 +345,26 @@ func (s *Server) checkAssertion(a string) string {
 	if c.Exp <= c.Iat || c.Exp-c.Iat > 3600 || now > c.Exp+300 || now < c.Iat-300 {
 		return "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe."
 	}
+	s.mu.Lock()
+	keys := append([]*rsa.PublicKey(nil), s.trusted...)
+	s.mu.Unlock()
 	if s.opts.PublicKey != nil {
-		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-		if err != nil {
-			return "Invalid JWT Signature."
-		}
-		sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-		if rsa.VerifyPKCS1v15(s.opts.PublicKey, crypto.SHA256, sum[:], sig) != nil {
-			return "Invalid JWT Signature."
+		keys = append(keys, s.opts.PublicKey)
+	}
+	if len(keys) == 0 {
+		return ""
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return "Invalid JWT Signature."
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	for _, k := range keys {
+		if rsa.VerifyPKCS1v15(k, crypto.SHA256, sum[:], sig) == nil {
+			return ""
 		}
 	}
-	return ""
+	return "Invalid JWT Signature."
 }
 
 func decodeSegment(seg string, v any) bool {

@@ -305,3 +305,30 @@ func TestQuota(t *testing.T) {
 		require.Equal(t, 200, res.StatusCode)
 	}
 }
+
+func TestServiceAccountTrust(t *testing.T) {
+	s := fake.Start(nil)
+	t.Cleanup(s.Close)
+	untrusted, _ := newAccount(t, s)
+	st, _ := grant(t, s, assertion(t, untrusted, time.Now(), nil))
+	require.Equal(t, 200, st, "no key trusted yet: signatures are not checked")
+
+	js, err := s.ServiceAccount(project)
+	require.NoError(t, err)
+	var f struct {
+		TokenURI   string `json:"token_uri"`
+		PrivateKey string `json:"private_key"`
+		Email      string `json:"client_email"`
+	}
+	require.NoError(t, json.Unmarshal(js, &f))
+	require.Equal(t, s.TokenURI(), f.TokenURI)
+	block, _ := pem.Decode([]byte(f.PrivateKey))
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	require.NoError(t, err)
+	trusted := account{Email: f.Email, TokenURI: f.TokenURI, Key: k.(*rsa.PrivateKey)}
+	st, _ = grant(t, s, assertion(t, trusted, time.Now(), nil))
+	require.Equal(t, 200, st)
+	st, body := grant(t, s, assertion(t, untrusted, time.Now(), nil))
+	require.Equal(t, 400, st)
+	require.Equal(t, "invalid_grant", body["error"])
+}
