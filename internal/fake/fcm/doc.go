@@ -6,9 +6,11 @@
 //
 //   - /token takes the JWT-bearer grant of a service account (RS256,
 //     iss, aud = the token URI, the firebase.messaging scope, a short
-//     lifetime; the signature checked against Options.PublicKey when set)
-//     and answers {"access_token","token_type":"Bearer","expires_in":3600};
-//     NewServiceAccount makes a key file whose token_uri is the fake;
+//     lifetime; the signature checked against Options.PublicKey and the
+//     keys of Server.ServiceAccount, once there is one) and answers
+//     {"access_token","token_type":"Bearer","expires_in":3600};
+//     Server.ServiceAccount makes a key file whose token_uri is the fake
+//     and whose key it trusts, NewServiceAccount one it does not know;
 //   - sends need a bearer token the fake issued (or Options.AccessToken),
 //     else 401; another project than Options.ProjectID gets 403;
 //   - a message needs exactly one of token, topic and condition, a
