@@ -174,30 +174,40 @@ func (c *committer) commit(batch []*commitReq) {
 // only when the transaction as a whole failed.
 func (c *committer) shared(batch []*commitReq) ([]commitRes, error) {
 	ctx := context.Background()
-	sqlTx, err := c.s.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, classify("group commit: begin", err)
+	var results []commitRes
+	err := c.s.withWriter(ctx, func() error {
+		var err error
+		results, err = c.sharedLocked(ctx, batch)
+		return err
+	})
+	return results, err
+}
+
+func (c *committer) sharedLocked(ctx context.Context, batch []*commitReq) ([]commitRes, error) {
+	w := c.s.w
+	if err := w.begin(ctx); err != nil {
+		return nil, err
 	}
-	t := newTx(c.s, sqlTx, true)
+	t := newTx(c.s, w, true)
 	committed := false
 	defer func() {
 		t.done = true
 		if !committed {
-			_ = sqlTx.Rollback()
+			w.rollback()
 		}
 	}()
 	results := make([]commitRes, len(batch))
 	for i, req := range batch {
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT answer"); err != nil {
+		if _, err := w.ExecContext(ctx, "SAVEPOINT answer"); err != nil {
 			return nil, classify("group commit: savepoint", err)
 		}
 		ok, err := t.recordResponse(context.WithoutCancel(req.ctx), req.r)
 		if err != nil {
-			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO answer"); err != nil {
+			if _, err := w.ExecContext(ctx, "ROLLBACK TO answer"); err != nil {
 				return nil, classify("group commit: rollback to savepoint", err)
 			}
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE answer"); err != nil {
+		if _, err := w.ExecContext(ctx, "RELEASE answer"); err != nil {
 			return nil, classify("group commit: release savepoint", err)
 		}
 		results[i] = commitRes{ok: ok, err: err}
@@ -205,8 +215,8 @@ func (c *committer) shared(batch []*commitReq) ([]commitRes, error) {
 	if err := t.flush(ctx); err != nil {
 		return nil, err
 	}
-	if err := sqlTx.Commit(); err != nil {
-		return nil, classify("group commit: commit", err)
+	if err := w.commit(ctx); err != nil {
+		return nil, err
 	}
 	committed = true
 	return results, nil

@@ -36,3 +36,13 @@ func openTest(t testing.TB, opts *Options) *Store {
 	t.Cleanup(func() { _ = st.Close() })
 	return st
 }
+
+// execW runs a statement on the writer connection, outside the Store's
+// methods (to set up or damage a database in tests).
+func execW(t testing.TB, st *Store, query string, args ...any) error {
+	t.Helper()
+	return st.withWriter(context.Background(), func() error {
+		_, err := st.w.conn.ExecContext(context.Background(), query, args...)
+		return err
+	})
+}

@@ -71,7 +71,8 @@ type Store struct {
 	sealer anpi.Sealer
 	plain  bool
 
-	wdb *sql.DB // one connection: every write goes through it
+	wdb *sql.DB // one connection, held by w once the migrations ran
+	w   *writer // every write goes through it
 	rdb *sql.DB // the readers
 
 	lock   *fileLock
@@ -142,6 +143,9 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	}
 	s := &Store{path: path, now: o.Now, sealer: o.Sealer, plain: o.AllowPlaintextContacts, lock: lk}
 	fail := func(err error) (*Store, error) {
+		if s.w != nil {
+			_ = s.w.close()
+		}
 		if s.wdb != nil {
 			_ = s.wdb.Close()
 		}
@@ -162,6 +166,12 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		wq[k] = v
 	}
 	wq.Set("_txlock", "immediate")
+	// A large page cache keeps a big transaction (100,000 deliveries) from
+	// spilling pages to the log before its commit.
+	wq.Add("_pragma", "cache_size(-65536)")
+	// Statement journals (a multi-row insert that may hit a constraint
+	// keeps one) stay in memory instead of a temporary file.
+	wq.Add("_pragma", "temp_store(MEMORY)")
 	s.wdb, err = sql.Open("sqlite", base+"?"+wq.Encode())
 	if err != nil {
 		return fail(anpi.Errorf(anpi.Internal, "sqlite: open %s: %w", path, err))
@@ -176,6 +186,11 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	if err := migrate(ctx, s.wdb, SchemaVersion(), s.now, s.backfill); err != nil {
 		return fail(err)
 	}
+	conn, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return fail(classify("open "+path, err))
+	}
+	s.w = newWriter(conn)
 	rq := url.Values{}
 	for k, v := range pragmas {
 		rq[k] = v
@@ -214,11 +229,12 @@ func (s *Store) Close() error {
 	s.gc.stop()
 	s.closed.Store(true)
 	var errs []error
+	_ = s.w.acquire(context.Background()) // wait for the transaction in flight
 	// Fold the WAL back into the database file so the file alone is whole.
-	if _, err := s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+	if _, err := s.w.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, s.rdb.Close(), s.wdb.Close(), s.lock.release())
+	errs = append(errs, s.rdb.Close(), s.w.close(), s.wdb.Close(), s.lock.release())
 	if err := errors.Join(errs...); err != nil {
 		return anpi.Errorf(anpi.Internal, "sqlite: close %s: %w", s.path, err)
 	}
@@ -228,13 +244,27 @@ func (s *Store) Close() error {
 // Checkpoint copies the write-ahead log into the database file and
 // truncates the log (PRAGMA wal_checkpoint(TRUNCATE)).
 func (s *Store) Checkpoint(ctx context.Context) error {
+	return s.withWriter(ctx, func() error {
+		if _, err := s.w.conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			return classify("checkpoint", err)
+		}
+		return nil
+	})
+}
+
+// withWriter runs fn holding the writer connection, outside a transaction.
+func (s *Store) withWriter(ctx context.Context, fn func() error) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if _, err := s.wdb.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		return classify("checkpoint", err)
+	if err := s.w.acquire(ctx); err != nil {
+		return err
 	}
-	return nil
+	defer s.w.release()
+	if s.closed.Load() {
+		return errClosed()
+	}
+	return fn()
 }
 
 func errClosed() error { return anpi.Errorf(anpi.FailedPrecondition, "sqlite: the store is closed") }
@@ -267,32 +297,30 @@ func (s *Store) InTx(ctx context.Context, fn func(tx anpi.Tx) error) error {
 
 // update runs fn in a write transaction and commits it.
 func (s *Store) update(ctx context.Context, fn func(t *tx) error) (err error) {
-	if err := s.check(ctx); err != nil {
-		return err
-	}
-	sqlTx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return classify("begin", err)
-	}
-	t := newTx(s, sqlTx, true)
-	committed := false
-	defer func() {
-		t.done = true
-		if !committed {
-			_ = sqlTx.Rollback()
+	return s.withWriter(ctx, func() error {
+		if err := s.w.begin(ctx); err != nil {
+			return err
 		}
-	}()
-	if err := fn(t); err != nil {
-		return err
-	}
-	if err := t.flush(ctx); err != nil {
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return classify("commit", err)
-	}
-	committed = true
-	return nil
+		t := newTx(s, s.w, true)
+		committed := false
+		defer func() {
+			t.done = true
+			if !committed {
+				s.w.rollback()
+			}
+		}()
+		if err := fn(t); err != nil {
+			return err
+		}
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+		if err := s.w.commit(ctx); err != nil {
+			return err
+		}
+		committed = true
+		return nil
+	})
 }
 
 // view runs fn in a read transaction on a reader connection.

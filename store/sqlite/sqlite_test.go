@@ -159,7 +159,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	st, err := Open(ctx, path, &Options{AllowPlaintextContacts: true})
 	require.NoError(t, err)
 	future := SchemaVersion() + 7
-	_, err = st.wdb.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future.sql', 0)", future)
+	err = execW(t, st, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future.sql', 0)", future)
 	require.NoError(t, err)
 	require.NoError(t, st.Close())
 
@@ -203,7 +203,7 @@ func TestOpenOptions(t *testing.T) {
 func TestPragmas(t *testing.T) {
 	st := openTest(t, nil)
 	var sync, fk int
-	require.NoError(t, st.wdb.QueryRow("PRAGMA synchronous").Scan(&sync))
+	require.NoError(t, st.w.conn.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&sync))
 	require.Equal(t, 2, sync, "FULL")
 	require.NoError(t, st.rdb.QueryRow("PRAGMA foreign_keys").Scan(&fk))
 	require.Equal(t, 1, fk)
@@ -457,7 +457,7 @@ func TestGroupCommitFallback(t *testing.T) {
 	st := openTest(t, &Options{GroupCommitWindow: 20 * time.Millisecond})
 	seedSurvey(t, st, 10)
 	// Damage the histogram row the first answers fall in: flushing it fails.
-	_, err := st.wdb.Exec("INSERT INTO tally (survey_id, kind, grp, data) VALUES ('s', 'h', '0', 'not json')")
+	err := execW(t, st, "INSERT INTO tally (survey_id, kind, grp, data) VALUES ('s', 'h', '0', 'not json')")
 	require.NoError(t, err)
 	var wg sync.WaitGroup
 	errs := make([]error, 10)
@@ -474,7 +474,7 @@ func TestGroupCommitFallback(t *testing.T) {
 		_ = i
 	}
 	// Repair the row: answers alone succeed again, and nothing half-done is left.
-	_, err = st.wdb.Exec("DELETE FROM tally WHERE kind = 'h'")
+	err = execW(t, st, "DELETE FROM tally WHERE kind = 'h'")
 	require.NoError(t, err)
 	n := 0
 	require.NoError(t, st.rdb.QueryRow("SELECT COUNT(*) FROM responses").Scan(&n))
@@ -496,11 +496,11 @@ func TestRecordResponseContext(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	st := openTest(t, nil)
-	_, err := st.wdb.Exec("INSERT INTO config (key, data) VALUES ('x', 'a')")
+	err := execW(t, st, "INSERT INTO config (key, data) VALUES ('x', 'a')")
 	require.NoError(t, err)
-	_, err = st.wdb.Exec("INSERT INTO config (key, data) VALUES ('x', 'b')")
+	err = execW(t, st, "INSERT INTO config (key, data) VALUES ('x', 'b')")
 	requireCode(t, anpi.AlreadyExists, classify("test", err))
-	_, err = st.wdb.Exec("INSERT INTO contacts (id, user_id, kind, scope, sealed, data) VALUES ('c', 'nobody', 'email', 'work', 0, '{}')")
+	err = execW(t, st, "INSERT INTO contacts (id, user_id, kind, scope, sealed, data) VALUES ('c', 'nobody', 'email', 'work', 0, '{}')")
 	requireCode(t, anpi.FailedPrecondition, classify("test", err))
 	requireCode(t, anpi.Unavailable, classify("test", context.Canceled))
 	require.True(t, strings.HasPrefix(classify("test", err).Error(), "sqlite: test: "))

@@ -217,11 +217,6 @@ func (t *tx) AddRecipients(ctx context.Context, s anpi.SurveyID, rs []anpi.Recip
 		return 0, nil
 	}
 	op := "add recipients to survey " + string(s)
-	stmt, err := t.q.PrepareContext(ctx, "INSERT INTO recipients (survey_id, user_id, data) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-	if err != nil {
-		return 0, classify(op, err)
-	}
-	defer stmt.Close()
 	var added []anpi.Recipient
 	for _, r := range rs {
 		r.SurveyID = s
@@ -229,7 +224,7 @@ func (t *tx) AddRecipients(ctx context.Context, s anpi.SurveyID, rs []anpi.Recip
 		if err != nil {
 			return 0, err
 		}
-		res, err := stmt.ExecContext(ctx, string(s), string(r.UserID), data)
+		res, err := t.q.ExecContext(ctx, "INSERT INTO recipients (survey_id, user_id, data) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", string(s), string(r.UserID), data)
 		if err != nil {
 			return 0, classify(op, err)
 		}

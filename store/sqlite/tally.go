@@ -114,21 +114,6 @@ func (t *tx) flush(ctx context.Context) error {
 		return nil
 	}
 	const op = "write tally"
-	get, err := t.q.PrepareContext(ctx, "SELECT data FROM tally WHERE survey_id = ? AND kind = ? AND grp = ?")
-	if err != nil {
-		return classify(op, err)
-	}
-	defer get.Close()
-	put, err := t.q.PrepareContext(ctx, "INSERT OR REPLACE INTO tally (survey_id, kind, grp, data) VALUES (?, ?, ?, ?)")
-	if err != nil {
-		return classify(op, err)
-	}
-	defer put.Close()
-	del, err := t.q.PrepareContext(ctx, "DELETE FROM tally WHERE survey_id = ? AND kind = ? AND grp = ?")
-	if err != nil {
-		return classify(op, err)
-	}
-	defer del.Close()
 	for _, s := range slices.Sorted(maps.Keys(t.pending)) {
 		deltas := rows(t.pending[s])
 		keys := slices.SortedFunc(maps.Keys(deltas), func(a, b rowKey) int {
@@ -137,7 +122,7 @@ func (t *tx) flush(ctx context.Context) error {
 		for _, k := range keys {
 			var cur counterRow
 			var data []byte
-			err := get.QueryRowContext(ctx, string(s), k.kind, k.grp).Scan(&data)
+			err := t.q.QueryRowContext(ctx, "SELECT data FROM tally WHERE survey_id = ? AND kind = ? AND grp = ?", string(s), k.kind, k.grp).Scan(&data)
 			switch {
 			case err == sql.ErrNoRows:
 			case err != nil:
@@ -149,7 +134,7 @@ func (t *tx) flush(ctx context.Context) error {
 			}
 			cur.add(deltas[k])
 			if cur.empty() {
-				if _, err := del.ExecContext(ctx, string(s), k.kind, k.grp); err != nil {
+				if _, err := t.q.ExecContext(ctx, "DELETE FROM tally WHERE survey_id = ? AND kind = ? AND grp = ?", string(s), k.kind, k.grp); err != nil {
 					return classify(op, err)
 				}
 				continue
@@ -158,7 +143,7 @@ func (t *tx) flush(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if _, err := put.ExecContext(ctx, string(s), k.kind, k.grp, out); err != nil {
+			if _, err := t.q.ExecContext(ctx, "INSERT OR REPLACE INTO tally (survey_id, kind, grp, data) VALUES (?, ?, ?, ?)", string(s), k.kind, k.grp, out); err != nil {
 				return classify(op, err)
 			}
 		}

@@ -16,7 +16,7 @@ import (
 // read transaction on a reader.
 type tx struct {
 	s     *Store
-	q     *sql.Tx
+	q     querier
 	write bool
 	done  bool
 	// pending holds the tally changes not yet written to the tally table:
@@ -27,7 +27,7 @@ type tx struct {
 
 var _ anpi.Tx = (*tx)(nil)
 
-func newTx(s *Store, q *sql.Tx, write bool) *tx { return &tx{s: s, q: q, write: write} }
+func newTx(s *Store, q querier, write bool) *tx { return &tx{s: s, q: q, write: write} }
 
 // begin checks that the transaction may run an operation.
 func (t *tx) begin(ctx context.Context) error {

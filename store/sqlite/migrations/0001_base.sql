@@ -104,7 +104,7 @@ CREATE TABLE deliveries (
 	state       TEXT NOT NULL,
 	attempts    INTEGER NOT NULL,
 	next_at     INTEGER NOT NULL,
-	lease_owner TEXT NOT NULL,
+	lease_owner TEXT NOT NULL DEFAULT '',
 	lease_until INTEGER,
 	last_error  TEXT NOT NULL,
 	provider_id TEXT NOT NULL,
@@ -112,7 +112,7 @@ CREATE TABLE deliveries (
 	updated_at  INTEGER,
 	sent_at     INTEGER,
 	UNIQUE (survey_id, user_id, channel, contact_id, round)
-);
+) WITHOUT ROWID;
 CREATE INDEX deliveries_ready ON deliveries (next_at, id) WHERE state IN ('queued', 'failed_temporary');
 CREATE INDEX deliveries_leased ON deliveries (lease_until) WHERE state = 'sending';
 
