@@ -1,0 +1,185 @@
+package postgres
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/anpikit/anpi/anpi"
+)
+
+// committer is the group committer: one goroutine that takes the answers
+// RecordResponse queues and commits those that arrive together in one
+// transaction (two pipelined round trips for the whole batch, then one
+// commit), so that one WAL flush acknowledges many answers.
+type committer struct {
+	s      *Store
+	window time.Duration
+	max    int
+	queue  chan *commitReq
+
+	// mu guards stopped: senders hold it shared while they enqueue, stop
+	// holds it exclusively, so nothing is enqueued after the loop's last
+	// drain.
+	mu      sync.RWMutex
+	stopped bool
+	quit    chan struct{}
+	done    chan struct{}
+
+	batches, answers, fallbacks atomic.Int64
+}
+
+type commitReq struct {
+	ctx context.Context
+	r   *anpi.Response
+	res chan recordResult // buffered: the committer never blocks on a caller
+}
+
+func newCommitter(s *Store, window time.Duration, max int) *committer {
+	c := &committer{s: s, window: window, max: max, queue: make(chan *commitReq, 4*max), quit: make(chan struct{}), done: make(chan struct{})}
+	go c.loop()
+	return c
+}
+
+// record queues r and waits until its transaction committed (or failed).
+func (c *committer) record(ctx context.Context, r *anpi.Response) (bool, error) {
+	if err := c.s.check(ctx); err != nil {
+		return false, err
+	}
+	req := &commitReq{ctx: ctx, r: r, res: make(chan recordResult, 1)}
+	if err := c.enqueue(ctx, req); err != nil {
+		return false, err
+	}
+	select {
+	case res := <-req.res:
+		return res.ok, res.err
+	case <-ctx.Done():
+		return false, anpi.Errorf(anpi.Unavailable, "postgres: record response: %w (the answer may still be committed; retry with the same response ID)", ctx.Err())
+	}
+}
+
+func (c *committer) enqueue(ctx context.Context, req *commitReq) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.stopped {
+		return errClosed()
+	}
+	select {
+	case c.queue <- req:
+		return nil
+	case <-ctx.Done():
+		return anpi.Errorf(anpi.Unavailable, "postgres: record response: %w", ctx.Err())
+	}
+}
+
+// stop lets the loop commit what is queued, then ends it.
+func (c *committer) stop() {
+	c.mu.Lock()
+	if !c.stopped {
+		c.stopped = true
+		close(c.quit)
+	}
+	c.mu.Unlock()
+	<-c.done
+}
+
+func (c *committer) loop() {
+	defer close(c.done)
+	for {
+		var first *commitReq
+		select {
+		case first = <-c.queue:
+		case <-c.quit:
+			for {
+				batch := c.drain(nil)
+				if len(batch) == 0 {
+					return
+				}
+				c.commit(batch)
+			}
+		}
+		batch := []*commitReq{first}
+		if c.window > 0 && len(batch) < c.max {
+			timer := time.NewTimer(c.window)
+		collect:
+			for len(batch) < c.max {
+				select {
+				case r := <-c.queue:
+					batch = append(batch, r)
+				case <-timer.C:
+					break collect
+				case <-c.quit:
+					break collect
+				}
+			}
+			timer.Stop()
+		}
+		c.commit(c.drain(batch))
+	}
+}
+
+// drain appends what is queued, without waiting, up to the batch limit.
+func (c *committer) drain(batch []*commitReq) []*commitReq {
+	for len(batch) < c.max {
+		select {
+		case r := <-c.queue:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit records a batch in one transaction and answers every caller once
+// it is committed. A shared transaction aborted by a deadlock or a
+// serialization failure runs again (up to Options.TxRetries times); when
+// it still fails, each answer is recorded in a transaction of its own, so
+// one cannot fail the others.
+func (c *committer) commit(batch []*commitReq) {
+	live := batch[:0:0]
+	for _, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			req.res <- recordResult{err: anpi.Errorf(anpi.Unavailable, "postgres: record response: %w", err)}
+			continue
+		}
+		live = append(live, req)
+	}
+	if len(live) == 0 {
+		return
+	}
+	rs := make([]*anpi.Response, len(live))
+	for i, req := range live {
+		rs[i] = req.r
+	}
+	var results []recordResult
+	err := c.s.update(context.Background(), func(t *tx) error {
+		var err error
+		results, err = t.recordResponses(context.Background(), rs)
+		return err
+	})
+	if err == nil {
+		c.batches.Add(1)
+		c.answers.Add(int64(len(live)))
+		for i, req := range live {
+			req.res <- results[i]
+		}
+		return
+	}
+	c.fallbacks.Add(1)
+	for _, req := range live {
+		ok, err := write(c.s, req.ctx, func(t *tx) (bool, error) { return t.RecordResponse(req.ctx, req.r) })
+		c.batches.Add(1)
+		c.answers.Add(1)
+		req.res <- recordResult{ok: ok, err: err}
+	}
+}
+
+// GroupCommitStats reports, since the store was opened, how many
+// transactions the group committer committed, how many answers they
+// carried, and how many times a shared transaction failed and its answers
+// were committed one by one.
+func (s *Store) GroupCommitStats() (transactions, answers, fallbacks int64) {
+	return s.gc.batches.Load(), s.gc.answers.Load(), s.gc.fallbacks.Load()
+}

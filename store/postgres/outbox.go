@@ -1,0 +1,421 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/anpikit/anpi/anpi"
+	"github.com/jackc/pgx/v5"
+)
+
+const deliveryCols = "id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, lease_owner, lease_until, last_error, provider_id, created_at, updated_at, sent_at"
+
+func scanDelivery(sc pgx.Row) (*anpi.Delivery, error) {
+	var d anpi.Delivery
+	var id, survey, user, channel, contact, state string
+	var round, attempts int32
+	var next int64
+	var leaseUntil, created, updated, sent *int64
+	if err := sc.Scan(&id, &survey, &user, &channel, &contact, &round, &state, &attempts, &next, &d.LeaseOwner, &leaseUntil, &d.LastError, &d.ProviderID, &created, &updated, &sent); err != nil {
+		return nil, err
+	}
+	d.ID, d.SurveyID, d.UserID = anpi.DeliveryID(id), anpi.SurveyID(survey), anpi.UserID(user)
+	d.Channel, d.ContactID, d.State = anpi.Channel(channel), anpi.ContactID(contact), anpi.DeliveryState(state)
+	d.Round, d.Attempts = int(round), int(attempts)
+	if next != zeroNanos {
+		d.NextAttemptAt = fromNanos(&next)
+	}
+	d.LeaseUntil, d.CreatedAt, d.UpdatedAt, d.SentAt = fromNanos(leaseUntil), fromNanos(created), fromNanos(updated), fromNanos(sent)
+	return &d, nil
+}
+
+// zeroNanos stands for a zero NextAttemptAt, which must still sort first.
+const zeroNanos = -1 << 63
+
+func nextNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return zeroNanos
+	}
+	return t.UnixNano()
+}
+
+func (t *tx) getDelivery(ctx context.Context, op string, id anpi.DeliveryID, lock bool) (*anpi.Delivery, error) {
+	q := "SELECT " + deliveryCols + " FROM {deliveries} WHERE id = ?"
+	if lock {
+		q += " FOR UPDATE"
+	}
+	d, err := scanDelivery(t.q.QueryRow(ctx, t.s.sql(q), string(id)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	return d, nil
+}
+
+// updateDelivery writes the changing columns of d.
+func (t *tx) updateDelivery(ctx context.Context, op string, d *anpi.Delivery) error {
+	_, err := t.exec(ctx, op, "UPDATE {deliveries} SET state = ?, attempts = ?, next_at = ?, lease_owner = ?, lease_until = ?, last_error = ?, provider_id = ?, updated_at = ?, sent_at = ? WHERE id = ?",
+		string(d.State), int32(d.Attempts), nextNanos(d.NextAttemptAt), d.LeaseOwner, nanos(d.LeaseUntil), d.LastError, d.ProviderID, nanos(d.UpdatedAt), nanos(d.SentAt), string(d.ID))
+	return err
+}
+
+// enqueueChunk is how many deliveries one INSERT statement carries.
+const enqueueChunk = 10000
+
+// notifyChannel is the LISTEN/NOTIFY channel of the store's schema.
+func (s *Store) notifyChannel() string {
+	name := "anpi_outbox." + s.schema
+	if len(name) > maxIdentLen {
+		name = name[:maxIdentLen]
+	}
+	return name
+}
+
+func (t *tx) EnqueueDeliveries(ctx context.Context, ds []*anpi.Delivery) (int, error) {
+	if err := t.beginWrite(ctx); err != nil {
+		return 0, err
+	}
+	for i, d := range ds {
+		if d == nil {
+			return 0, anpi.Errorf(anpi.InvalidArgument, "postgres: enqueue deliveries: delivery %d is nil", i+1)
+		}
+		if err := d.Validate(); err != nil {
+			return 0, wrap("enqueue deliveries", err)
+		}
+	}
+	if len(ds) == 0 {
+		return 0, nil
+	}
+	const op = "enqueue deliveries"
+	// Surveys must exist: check each once.
+	seen := map[anpi.SurveyID]bool{}
+	for _, d := range ds {
+		if !seen[d.SurveyID] {
+			seen[d.SurveyID] = true
+			if err := t.surveyExists(ctx, "enqueue delivery "+string(d.ID), d.SurveyID); err != nil {
+				return 0, err
+			}
+		}
+	}
+	now := t.now()
+	n := 0
+	// Rows whose key exists (or comes earlier in ds) are skipped by ON
+	// CONFLICT on the key; a row whose ID is taken by a delivery with
+	// another key is AlreadyExists (the primary key is not the arbiter).
+	for start := 0; start < len(ds); start += enqueueChunk {
+		chunk := ds[start:min(start+enqueueChunk, len(ds))]
+		k := len(chunk)
+		var (
+			ids, surveys, users, chans, contacts, states, owners, errs, providers = make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k)
+			rounds, attempts                                                      = make([]int32, k), make([]int32, k)
+			next                                                                  = make([]int64, k)
+			created, updated, sent                                                = make([]*int64, k), make([]*int64, k), make([]*int64, k)
+		)
+		for i, d := range chunk {
+			c, u := utc(d.CreatedAt), utc(d.UpdatedAt)
+			if c.IsZero() {
+				c = now
+			}
+			if u.IsZero() {
+				u = c
+			}
+			ids[i], surveys[i], users[i], chans[i], contacts[i] = string(d.ID), string(d.SurveyID), string(d.UserID), string(d.Channel), string(d.ContactID)
+			states[i], owners[i], errs[i], providers[i] = string(d.State), "", d.LastError, d.ProviderID
+			rounds[i], attempts[i] = int32(d.Round), int32(d.Attempts)
+			next[i] = nextNanos(d.NextAttemptAt)
+			created[i], updated[i], sent[i] = nanos(c), nanos(u), nanos(d.SentAt)
+		}
+		tag, err := t.exec(ctx, op, `INSERT INTO {deliveries} (`+deliveryCols+`)
+			SELECT id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, lease_owner, NULL, last_error, provider_id, created_at, updated_at, sent_at
+			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::text[], ?::int[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[])
+				WITH ORDINALITY AS x(id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, lease_owner, last_error, provider_id, created_at, updated_at, sent_at, ord)
+			ORDER BY ord
+			ON CONFLICT (survey_id, user_id, channel, contact_id, round) DO NOTHING`,
+			ids, surveys, users, chans, contacts, rounds, states, attempts, next, owners, errs, providers, created, updated, sent)
+		if err != nil {
+			if anpi.Code(err) == anpi.AlreadyExists {
+				return 0, anpi.Errorf(anpi.AlreadyExists, "postgres: enqueue deliveries: a delivery id is taken by another delivery: %w", err)
+			}
+			return 0, err
+		}
+		n += int(tag.RowsAffected())
+	}
+	if n > 0 {
+		if _, err := t.exec(ctx, op, "SELECT pg_notify(?, '')", t.s.notifyChannel()); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// claimOrder orders deliveries as claims take them: NextAttemptAt, then ID.
+func claimOrder(a, b *anpi.Delivery) int {
+	return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), strings.Compare(string(a.ID), string(b.ID)))
+}
+
+// ClaimDeliveries leases deliveries with one statement: the candidates are
+// locked with FOR UPDATE SKIP LOCKED, so concurrent claimers (in this
+// process or in other replicas) each take different rows without waiting
+// for one another.
+func (t *tx) ClaimDeliveries(ctx context.Context, req anpi.ClaimRequest) ([]*anpi.Delivery, error) {
+	if err := t.beginWrite(ctx); err != nil {
+		return nil, err
+	}
+	if err := req.Validate(); err != nil {
+		return nil, wrap("claim deliveries", err)
+	}
+	const op = "claim deliveries"
+	chans := slices.Compact(slices.Sorted(slices.Values(req.Channels)))
+	var names []string
+	for _, c := range chans {
+		if !c.Valid() {
+			return nil, anpi.Errorf(anpi.InvalidArgument, "postgres: claim deliveries: unknown channel %q", c)
+		}
+		names = append(names, string(c))
+	}
+	now := req.Now.UTC()
+	nowN, until := now.UnixNano(), now.Add(req.Lease).UnixNano()
+	chanSQL := ""
+	args := []any{nowN, nowN}
+	if len(names) > 0 {
+		chanSQL = " AND channel = ANY(?::text[])"
+		args = append(args, names)
+	}
+	args = append(args, req.Limit, req.Owner, until, nowN)
+	rows, err := t.q.Query(ctx, t.s.sql(`WITH c AS (
+			SELECT id FROM {deliveries}
+			WHERE state IN ('queued', 'failed_temporary', 'sending')
+				AND ((state <> 'sending' AND next_at <= ?) OR (state = 'sending' AND lease_until <= ?))`+chanSQL+`
+			ORDER BY next_at, id
+			LIMIT ?
+			FOR UPDATE SKIP LOCKED)
+		UPDATE {deliveries} d SET state = 'sending', lease_owner = ?, lease_until = ?, attempts = d.attempts + 1, updated_at = ?
+		FROM c WHERE d.id = c.id
+		RETURNING `+prefixed("d.", deliveryCols)), args...)
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	defer rows.Close()
+	out := []*anpi.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, classify(op, err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(op, err)
+	}
+	slices.SortFunc(out, claimOrder)
+	return out, nil
+}
+
+// prefixed qualifies each column of a comma-separated list.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = p + parts[i]
+	}
+	return strings.Join(parts, ", ")
+}
+
+// held returns the delivery id, locked, when owner holds it.
+func (t *tx) held(ctx context.Context, op string, id anpi.DeliveryID, owner string) (*anpi.Delivery, error) {
+	if owner == "" {
+		return nil, anpi.Errorf(anpi.InvalidArgument, "postgres: %s delivery %s: owner is required", op, id)
+	}
+	d, err := t.getDelivery(ctx, op+" delivery", id, true)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		return nil, anpi.Errorf(anpi.NotFound, "postgres: %s delivery %s: does not exist", op, id)
+	}
+	if d.State != anpi.Sending {
+		return nil, anpi.Errorf(anpi.FailedPrecondition, "postgres: %s delivery %s: it is %s, not sending", op, id, d.State)
+	}
+	if d.LeaseOwner != owner {
+		return nil, anpi.Errorf(anpi.FailedPrecondition, "postgres: %s delivery %s: %s does not hold the lease (%s does)", op, id, owner, d.LeaseOwner)
+	}
+	return d, nil
+}
+
+func (t *tx) CompleteDelivery(ctx context.Context, id anpi.DeliveryID, owner string, r anpi.SendResult) error {
+	if err := t.beginWrite(ctx); err != nil {
+		return err
+	}
+	if owner == "" {
+		return anpi.Errorf(anpi.InvalidArgument, "postgres: complete delivery %s: owner is required", id)
+	}
+	at := utc(r.At)
+	if at.IsZero() {
+		at = t.now()
+	}
+	state := anpi.Sent
+	if r.Delivered {
+		state = anpi.Delivered
+	}
+	// The common case in one statement; when it matches nothing, held
+	// says why.
+	tag, err := t.exec(ctx, "complete delivery "+string(id), "UPDATE {deliveries} SET state = ?, provider_id = ?, sent_at = ?, updated_at = ?, lease_owner = '', lease_until = NULL, last_error = '' WHERE id = ? AND state = 'sending' AND lease_owner = ?",
+		string(state), r.ProviderID, at.UnixNano(), at.UnixNano(), string(id), owner)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	_, err = t.held(ctx, "complete", id, owner)
+	if err == nil { // cannot happen: the update would have matched
+		err = anpi.Errorf(anpi.Internal, "postgres: complete delivery %s: the update matched no row", id)
+	}
+	return err
+}
+
+func (t *tx) FailDelivery(ctx context.Context, id anpi.DeliveryID, owner string, f anpi.SendFailure) error {
+	if err := t.beginWrite(ctx); err != nil {
+		return err
+	}
+	d, err := t.held(ctx, "fail", id, owner)
+	if err != nil {
+		return err
+	}
+	at := utc(f.At)
+	if at.IsZero() {
+		at = t.now()
+	}
+	d.LastError = f.Error
+	d.UpdatedAt = at
+	d.LeaseOwner, d.LeaseUntil = "", time.Time{}
+	if f.Permanent {
+		d.State = anpi.FailedPermanent
+	} else {
+		d.State = anpi.FailedTemporary
+		d.NextAttemptAt = utc(f.RetryAt)
+		if d.NextAttemptAt.IsZero() {
+			d.NextAttemptAt = at
+		}
+	}
+	return t.updateDelivery(ctx, "fail delivery "+string(id), d)
+}
+
+func (t *tx) MarkDelivered(ctx context.Context, id anpi.DeliveryID, at time.Time) error {
+	if err := t.beginWrite(ctx); err != nil {
+		return err
+	}
+	op := "mark delivery " + string(id) + " delivered"
+	d, err := t.getDelivery(ctx, op, id, true)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		return anpi.Errorf(anpi.NotFound, "postgres: %s: does not exist", op)
+	}
+	switch d.State {
+	case anpi.Delivered:
+		return nil
+	case anpi.Sent:
+	default:
+		return anpi.Errorf(anpi.FailedPrecondition, "postgres: %s: it is %s, not sent", op, d.State)
+	}
+	at = utc(at)
+	if at.IsZero() {
+		at = t.now()
+	}
+	d.State = anpi.Delivered
+	d.UpdatedAt = at
+	return t.updateDelivery(ctx, op, d)
+}
+
+func (t *tx) CancelDeliveries(ctx context.Context, s anpi.SurveyID, at time.Time) (int, error) {
+	if err := t.beginWrite(ctx); err != nil {
+		return 0, err
+	}
+	if err := t.surveyExists(ctx, "cancel deliveries", s); err != nil {
+		return 0, err
+	}
+	at = utc(at)
+	if at.IsZero() {
+		at = t.now()
+	}
+	tag, err := t.exec(ctx, "cancel deliveries of survey "+string(s), "UPDATE {deliveries} SET state = ?, updated_at = ? WHERE survey_id = ? AND state IN ('queued', 'failed_temporary')",
+		string(anpi.CancelledState), at.UnixNano(), string(s))
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+func (t *tx) GetDelivery(ctx context.Context, id anpi.DeliveryID) (*anpi.Delivery, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	d, err := t.getDelivery(ctx, "get delivery", id, false)
+	if err != nil {
+		return nil, err
+	}
+	if d == nil {
+		return nil, anpi.Errorf(anpi.NotFound, "postgres: delivery %s does not exist", id)
+	}
+	return d, nil
+}
+
+func (t *tx) Deliveries(ctx context.Context, s anpi.SurveyID) ([]*anpi.Delivery, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	if err := t.surveyExists(ctx, "list deliveries", s); err != nil {
+		return nil, err
+	}
+	rows, err := t.q.Query(ctx, t.s.sql("SELECT "+deliveryCols+" FROM {deliveries} WHERE survey_id = ? ORDER BY id"), string(s))
+	if err != nil {
+		return nil, classify("list deliveries", err)
+	}
+	defer rows.Close()
+	out := []*anpi.Delivery{}
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, classify("list deliveries", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify("list deliveries", err)
+	}
+	return out, nil
+}
+
+func (t *tx) CountDeliveries(ctx context.Context, s anpi.SurveyID) (map[anpi.DeliveryState]int, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	if err := t.surveyExists(ctx, "count deliveries", s); err != nil {
+		return nil, err
+	}
+	rows, err := t.q.Query(ctx, t.s.sql("SELECT state, COUNT(*) FROM {deliveries} WHERE survey_id = ? GROUP BY state"), string(s))
+	if err != nil {
+		return nil, classify("count deliveries", err)
+	}
+	defer rows.Close()
+	out := map[anpi.DeliveryState]int{}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, classify("count deliveries", err)
+		}
+		out[anpi.DeliveryState(st)] = int(n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify("count deliveries", err)
+	}
+	return out, nil
+}
