@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,9 +170,10 @@ func (c *committer) commit(batch []*commitReq) {
 	}
 }
 
-// shared records the batch in one transaction, each answer behind a
-// savepoint so that a refused one leaves no trace. It returns an error
-// only when the transaction as a whole failed.
+// shared records the batch in one transaction. A refused answer (unknown
+// user, closed survey, invalid answers) leaves no trace, since it is
+// refused before it writes; shared returns an error only when the
+// transaction as a whole failed.
 func (c *committer) shared(batch []*commitReq) ([]commitRes, error) {
 	ctx := context.Background()
 	var results []commitRes
@@ -198,17 +200,10 @@ func (c *committer) sharedLocked(ctx context.Context, batch []*commitReq) ([]com
 	}()
 	results := make([]commitRes, len(batch))
 	for i, req := range batch {
-		if _, err := w.ExecContext(ctx, "SAVEPOINT answer"); err != nil {
-			return nil, classify("group commit: savepoint", err)
-		}
 		ok, err := t.recordResponse(context.WithoutCancel(req.ctx), req.r)
-		if err != nil {
-			if _, err := w.ExecContext(ctx, "ROLLBACK TO answer"); err != nil {
-				return nil, classify("group commit: rollback to savepoint", err)
-			}
-		}
-		if _, err := w.ExecContext(ctx, "RELEASE answer"); err != nil {
-			return nil, classify("group commit: release savepoint", err)
+		var we *writeError
+		if errors.As(err, &we) {
+			return nil, err // half an answer is in the transaction: abandon it
 		}
 		results[i] = commitRes{ok: ok, err: err}
 	}

@@ -13,10 +13,11 @@ func (t *tx) RecordResponse(ctx context.Context, r *anpi.Response) (bool, error)
 	return t.recordResponse(ctx, r)
 }
 
-// recordResponse stores r. Every check and every SQL write comes before
-// the tally change, which is in memory and cannot fail: an error leaves
-// the tally untouched, so the group committer can roll one answer back to
-// a savepoint and go on with the others.
+// recordResponse stores r. Every check comes before the first write, and
+// the tally change, in memory, after the last: a refused answer changes
+// nothing, so the group committer goes on with the others. An error after
+// the first write is a writeError: the group committer then abandons the
+// shared transaction.
 func (t *tx) recordResponse(ctx context.Context, r *anpi.Response) (bool, error) {
 	if r == nil {
 		return false, anpi.Errorf(anpi.InvalidArgument, "sqlite: record response: nil response")
@@ -71,20 +72,26 @@ func (t *tx) recordResponse(ctx context.Context, r *anpi.Response) (bool, error)
 	}
 	res, err := t.exec(ctx, op, "INSERT INTO responses (id, survey_id, user_id, data) VALUES (?, ?, ?, ?)", string(c.ID), string(c.SurveyID), string(c.UserID), data)
 	if err != nil {
-		return false, err
+		return false, err // a failed statement leaves nothing behind
 	}
 	rid, err := res.LastInsertId()
 	if err != nil {
-		return false, classify(op, err)
+		return false, &writeError{classify(op, err)}
 	}
 	if _, err := t.exec(ctx, op, "UPDATE recipients SET cur = ? WHERE survey_id = ? AND user_id = ?", rid, string(c.SurveyID), string(c.UserID)); err != nil {
-		return false, err
+		return false, &writeError{err}
 	}
 	t.tallyDelta(s.ID).AddResponse(rec, s.StartedAt, old, c)
 	return true, nil
 }
 
-// getResponse returns the current response, or nil.
+// writeError is an error that happened after a write of the same
+// operation: the transaction holds half of it.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
 func (t *tx) GetResponse(ctx context.Context, s anpi.SurveyID, u anpi.UserID) (*anpi.Response, error) {
 	if err := t.begin(ctx); err != nil {
 		return nil, err

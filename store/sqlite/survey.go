@@ -17,6 +17,9 @@ func surveyUTC(s *anpi.Survey) *anpi.Survey {
 // survey returns the stored survey, NotFound when absent. The result may
 // be shared with the cache: callers must not change it.
 func (t *tx) survey(ctx context.Context, op string, id anpi.SurveyID) (*anpi.Survey, error) {
+	if s := t.surveys[id]; s != nil {
+		return s, nil
+	}
 	var data []byte
 	ok, err := t.one(ctx, op, "SELECT data FROM surveys WHERE id = ?", []any{string(id)}, &data)
 	if err != nil {
@@ -25,14 +28,18 @@ func (t *tx) survey(ctx context.Context, op string, id anpi.SurveyID) (*anpi.Sur
 	if !ok {
 		return nil, anpi.Errorf(anpi.NotFound, "sqlite: %s: survey %s does not exist", op, id)
 	}
-	if s := t.s.surveys.get(id, data); s != nil {
-		return s, nil
+	s := t.s.surveys.get(id, data)
+	if s == nil {
+		s = new(anpi.Survey)
+		if err := decode(op, data, s); err != nil {
+			return nil, err
+		}
+		t.s.surveys.put(id, data, s)
 	}
-	s := new(anpi.Survey)
-	if err := decode(op, data, s); err != nil {
-		return nil, err
+	if t.surveys == nil {
+		t.surveys = map[anpi.SurveyID]*anpi.Survey{}
 	}
-	t.s.surveys.put(id, data, s)
+	t.surveys[id] = s
 	return s, nil
 }
 
@@ -48,6 +55,7 @@ func (t *tx) surveyExists(ctx context.Context, op string, id anpi.SurveyID) erro
 }
 
 func (t *tx) writeSurvey(ctx context.Context, op string, c *anpi.Survey, insert bool) error {
+	delete(t.surveys, c.ID)
 	data, err := encode(op, c)
 	if err != nil {
 		return err
@@ -175,6 +183,7 @@ func (t *tx) DeleteSurvey(ctx context.Context, id anpi.SurveyID) error {
 		return anpi.Errorf(anpi.FailedPrecondition, "sqlite: delete survey %s: it is %s; only a draft can be deleted", id, s.Status)
 	}
 	delete(t.pending, id)
+	delete(t.surveys, id)
 	// Recipients, responses, deliveries and counters go with it (ON DELETE CASCADE).
 	_, err = t.exec(ctx, "delete survey "+string(id), "DELETE FROM surveys WHERE id = ?", string(id))
 	return err

@@ -23,6 +23,9 @@ type tx struct {
 	// they are folded per survey and group and written by flush, before
 	// the commit and before anything reads the counters.
 	pending map[anpi.SurveyID]*anpi.Tally
+	// surveys are the surveys this transaction read, decoded; a write of
+	// a survey drops its entry.
+	surveys map[anpi.SurveyID]*anpi.Survey
 }
 
 var _ anpi.Tx = (*tx)(nil)
