@@ -191,26 +191,24 @@ func (s *Sender) Close() error {
 	return nil
 }
 
-// NotificationID returns the apns-id sent for an idempotency key: a UUID
-// (version 5, SHA-1) derived from the key, so every attempt of a delivery
-// carries the same apns-id and the receipt names it. It returns "" for an
-// empty key (APNs then assigns an ID).
+// NotificationID returns the apns-id sent for an idempotency key: a
+// name-based UUID (version 5) of "apns" and the key, so every attempt of a
+// delivery carries the same apns-id and the receipt names it. It returns ""
+// for an empty key (APNs then assigns an ID).
+//
+// It is the same derivation as channel/line's RetryKey("apns", key) (same
+// namespace, same layout; a test holds them equal). The helper belongs in
+// package channel; until it moves there, it is repeated here so that the
+// APNs adapter does not import the LINE SDK.
 func NotificationID(idempotencyKey string) string {
 	if idempotencyKey == "" {
 		return ""
 	}
-	return uuid5(idempotencyKeyNamespace, idempotencyKey)
-}
-
-// idempotencyKeyNamespace is the UUID namespace of idempotency keys:
-// UUIDv5(NameSpaceURL, "https://github.com/anpikit/anpi#idempotency-key").
-var idempotencyKeyNamespace = [16]byte{0x90, 0x1b, 0x9a, 0xcd, 0x17, 0x73, 0x54, 0xc3, 0x93, 0x84, 0x70, 0x9e, 0x0e, 0x10, 0xcf, 0x7b}
-
-// uuid5 is RFC 9562 UUID version 5 of name in namespace ns.
-func uuid5(ns [16]byte, name string) string {
 	h := sha1.New()
-	h.Write(ns[:])
-	h.Write([]byte(name))
+	h.Write([]byte(keyNamespace))
+	h.Write([]byte("apns"))
+	h.Write([]byte{0})
+	h.Write([]byte(idempotencyKey))
 	var u [16]byte
 	copy(u[:], h.Sum(nil))
 	u[6] = u[6]&0x0f | 0x50
@@ -227,6 +225,10 @@ func uuid5(ns [16]byte, name string) string {
 	hex.Encode(b[24:], u[10:])
 	return string(b[:])
 }
+
+// keyNamespace is the UUID namespace of AnpiKit's idempotency-derived UUIDs
+// (channel/line's retry keys use the same).
+const keyNamespace = "\x6b\x1f\x3c\x52\x8e\x0d\x4a\x77\x9c\x21\x5e\x3b\xa4\x10\xd2\x8f"
 
 // validToken reports whether a device token is hex of even length (APNs
 // tokens are 32 bytes or more, written in hex). Anything else could change

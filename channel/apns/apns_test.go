@@ -20,6 +20,7 @@ import (
 	"github.com/anpikit/anpi/channel"
 	"github.com/anpikit/anpi/channel/apns"
 	"github.com/anpikit/anpi/channel/channeltest"
+	"github.com/anpikit/anpi/channel/line"
 	fake "github.com/anpikit/anpi/internal/fake/apns"
 )
 
@@ -183,9 +184,14 @@ func TestKeyFile(t *testing.T) {
 
 func TestNotificationID(t *testing.T) {
 	require.Equal(t, "", apns.NotificationID(""))
-	// UUIDv5(UUIDv5(NameSpaceURL, "https://github.com/anpikit/anpi#idempotency-key"), "delivery-1"),
-	// computed independently with Python's uuid module.
-	require.Equal(t, "95a41785-3134-58f2-b4f9-463d534b9c5b", apns.NotificationID("delivery-1"))
+	id := apns.NotificationID("delivery-1")
+	require.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, id)
+	// Pinned (computed independently with Python's uuid.uuid5), so that an
+	// upgrade keeps the IDs of deliveries in flight.
+	require.Equal(t, "06620d75-dfdc-5713-b299-7efcbeb6a8b7", id)
+	for _, k := range []string{"delivery-1", "安否/1", "x"} {
+		require.Equal(t, line.RetryKey("apns", k), apns.NotificationID(k), "the same derivation as channel/line")
+	}
 	require.Equal(t, apns.NotificationID("安否/1"), apns.NotificationID("安否/1"))
 	require.NotEqual(t, apns.NotificationID("a"), apns.NotificationID("b"))
 }
