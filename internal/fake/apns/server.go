@@ -340,11 +340,13 @@ func (s *Server) handlePush(w http.ResponseWriter, r *http.Request) {
 	n := Notification{DeviceToken: tok, Topic: topic, Priority: prio, ID: answerID, ClientID: id,
 		CollapseID: r.Header.Get("apns-collapse-id"), PushType: r.Header.Get("apns-push-type"),
 		Expiration: r.Header.Get("apns-expiration"), Payload: body, TeamID: iss, KeyID: kid}
-	var alert struct{ Title, Body string }
-	if err := json.Unmarshal(p.APS.Alert, &alert); err == nil {
-		n.Title, n.Body = alert.Title, alert.Body
-	} else {
-		_ = json.Unmarshal(p.APS.Alert, &n.Body)
+	if !s.opts.CountOnly {
+		var alert struct{ Title, Body string }
+		if err := json.Unmarshal(p.APS.Alert, &alert); err == nil {
+			n.Title, n.Body = alert.Title, alert.Body
+		} else {
+			_ = json.Unmarshal(p.APS.Alert, &n.Body)
+		}
 	}
 	s.mu.Lock()
 	s.accepted++
