@@ -499,13 +499,12 @@ func TestTargetingModes(t *testing.T) {
 }
 
 func TestEEWOptIn(t *testing.T) {
-	ix := index(t, map[string][]string{"a": {"quake:" + "791"}})
 	rep := sample(t, "VXSE43_37_01_01_240613_VXSE43.xml")
 	users := map[string][]string{}
 	for _, a := range rep.EEW.Areas {
 		users["e"+a.Code] = []string{"quake:" + a.Code}
 	}
-	ix = index(t, users)
+	ix := index(t, users)
 	plain := quakeRule("plain", "4")
 	eew := quakeRule("eew", "4")
 	eew.Earthquake.EEW = true

@@ -252,12 +252,6 @@ func (ix *Index) postingsLocked(region string) []uint32 {
 	return nil
 }
 
-// ordinalLocked returns the ordinal of a live id; the caller holds a lock.
-func (ix *Index) ordinalLocked(id string) (uint32, bool) {
-	ord, ok := ix.byID[id]
-	return ord, ok && ix.alive.has(ord)
-}
-
 // bitset is a growable set of ordinals in chunks of 4096 (512 bytes),
 // allocated on first use: a set of a few recipients of a large index costs a
 // few hundred bytes, a dense one 1 bit per ordinal.
