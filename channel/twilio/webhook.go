@@ -31,20 +31,20 @@ const (
 
 // Event is one callback, its signature verified.
 type Event struct {
-	Type       EventType
-	AccountSID string
-	MessageSID string // MessageStatus, InboundSMS: the message ("SM…"), the Receipt.ProviderID of an SMS
-	CallSID    string // CallStatus, Gather: the call ("CA…"), the Receipt.ProviderID of a call
-	Status     string // MessageStatus, CallStatus: the new status
-	ErrorCode  string // MessageStatus: Twilio's error code of a failed or undelivered message
-	From, To   string // E.164 numbers as Twilio posted them
-	Body       string // InboundSMS: the text
-	Digits     string // Gather: the keys pressed
+	Type       EventType // what the callback reports
+	AccountSID string    // the account the callback is for
+	MessageSID string    // MessageStatus, InboundSMS: the message ("SM…"), the Receipt.ProviderID of an SMS
+	CallSID    string    // CallStatus, Gather: the call ("CA…"), the Receipt.ProviderID of a call
+	Status     string    // MessageStatus, CallStatus: the new status
+	ErrorCode  string    // MessageStatus: Twilio's error code of a failed or undelivered message
+	From, To   string    // E.164 numbers as Twilio posted them
+	Body       string    // InboundSMS: the text
+	Digits     string    // Gather: the keys pressed
 	// Choice is the answer code the Digits (Gather) or the Body
 	// (InboundSMS) map to through Choices, and Answered whether they map
 	// to one at all.
 	Choice   string
-	Answered bool
+	Answered bool // whether Choice is an answer
 	// Params is everything Twilio posted.
 	Params url.Values
 }

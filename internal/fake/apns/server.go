@@ -87,18 +87,18 @@ const (
 
 // Notification is one push the server accepted.
 type Notification struct {
-	DeviceToken string
-	Topic       string // apns-topic
-	Priority    int    // apns-priority, 10 if absent
-	ID          string // apns-id the server answered (the client's, or a new UUID)
-	ClientID    string // apns-id the client sent, or empty
-	CollapseID  string // apns-collapse-id
-	PushType    string // apns-push-type
-	Expiration  string // apns-expiration, as sent
-	Payload     json.RawMessage
-	Title, Body string // aps.alert.title and aps.alert.body (or aps.alert when it is a string)
-	TeamID      string // iss of the provider token
-	KeyID       string // kid of the provider token
+	DeviceToken string          // from the path
+	Topic       string          // apns-topic
+	Priority    int             // apns-priority, 10 if absent
+	ID          string          // apns-id the server answered (the client's, or a new UUID)
+	ClientID    string          // apns-id the client sent, or empty
+	CollapseID  string          // apns-collapse-id
+	PushType    string          // apns-push-type
+	Expiration  string          // apns-expiration, as sent
+	Payload     json.RawMessage // the body as sent
+	Title, Body string          // aps.alert.title and aps.alert.body (or aps.alert when it is a string)
+	TeamID      string          // iss of the provider token
+	KeyID       string          // kid of the provider token
 }
 
 // Server is a running fake APNs on TLS and HTTP/2.

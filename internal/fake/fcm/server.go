@@ -93,9 +93,9 @@ const (
 
 // Message is one message the server accepted.
 type Message struct {
-	Name            string // "projects/<p>/messages/<n>", the answer
-	Project         string
-	Token           string
+	Name            string            // "projects/<p>/messages/<n>", the answer
+	Project         string            // from the path
+	Token           string            // the registration token
 	Title, Body     string            // notification
 	Data            map[string]string // data payload
 	AndroidPriority string            // android.priority
@@ -389,10 +389,16 @@ func (s *Server) fcmError(w http.ResponseWriter, status int, rpcStatus, fcmCode,
 	writeJSON(w, status, map[string]any{"error": e})
 }
 
-var (
-	tokenRE  = regexp.MustCompile(`^[A-Za-z0-9_:\-]+$`)
-	reserved = map[string]bool{"from": true, "notification": true, "message_type": true}
-)
+var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_:\-]+$`)
+
+// reserved reports whether FCM refuses key as a data key.
+func reserved(key string) bool {
+	switch key {
+	case "from", "notification", "message_type":
+		return true
+	}
+	return strings.HasPrefix(key, "google.") || strings.HasPrefix(key, "gcm.")
+}
 
 type sendRequest struct {
 	ValidateOnly bool            `json:"validate_only"`
@@ -499,7 +505,7 @@ func validate(m *wireMessage, size int) string {
 		return "Message is too big"
 	}
 	for k := range m.Data {
-		if reserved[k] || strings.HasPrefix(k, "google.") || strings.HasPrefix(k, "gcm.") {
+		if reserved(k) {
 			return "Invalid data payload key: " + k
 		}
 	}

@@ -94,14 +94,14 @@ const (
 
 // Request is one message or call the server accepted.
 type Request struct {
-	Kind                string // "sms" or "call"
-	SID                 string // "SM…" or "CA…"
-	To, From            string
-	MessagingServiceSID string
-	Body                string // the SMS text
-	Twiml               string // the call's TwiML
-	URL                 string // the call's TwiML URL
-	StatusCallback      string
+	Kind                string     // "sms" or "call"
+	SID                 string     // "SM…" or "CA…"
+	To, From            string     // the numbers as posted
+	MessagingServiceSID string     // MessagingServiceSid, if posted
+	Body                string     // the SMS text
+	Twiml               string     // the call's TwiML
+	URL                 string     // the call's TwiML URL
+	StatusCallback      string     // StatusCallback, if posted
 	Params              url.Values // the whole form
 }
 
