@@ -67,8 +67,14 @@
 //     recipients are not asked. A higher level, or another region, is sent.
 //   - AdminsOnly: the rule notifies its Admins once per event with the count
 //     in scope, instead of the recipients.
-//   - 取消: ActionCancel listing everyone already reached (in Direct) and the
-//     number of held recipients dropped; the (rule, event) memory is cleared.
+//   - 取消: a cancel withdraws one report. When nothing of the event stands
+//     for the rule any more, ActionCancel lists everyone already reached (in
+//     Direct), drops what is held, and clears the (rule, event) memory, so a
+//     re-issued report is news again. When other reports still stand (a
+//     VXSE53 withdrawn, its VXSE51 still valid), only the regions the cancel
+//     took away are withdrawn: their held sends are dropped and the
+//     recipients reached only through them are told. A 取消 of a 緊急地震速報
+//     after observed intensities of the same event withdraws nothing.
 //   - Unknown codes are carried through: an area code no table knows is
 //     simply a region nobody, or somebody, registered.
 //

@@ -47,7 +47,8 @@ type record struct {
 	sentIDs        []string // restored, not yet resolved against an index
 	direct         map[string]bool
 	adminsNotified bool
-	observed       bool // an observed earthquake report (not an EEW) added to it
+	observed       bool            // an observed earthquake report (not an EEW) added to it
+	regions        map[string]bool // regions that matched for the event
 	pending        *pending
 }
 
@@ -276,7 +277,7 @@ func (s *State) evalRule(r *Rule, u *jma.Update, ix *Index, ev string, now time.
 		if rep.Family == jma.FamilyEEW && rec != nil && rec.observed {
 			return skip(SkipNothingToCancel, "取消 of a 緊急地震速報 after observed intensities: the observations stand")
 		}
-		return s.cancel(r, rec, base, ix)
+		return s.cancel(r, rec, base, ix, u)
 	}
 
 	ms, active, info := match(r, u)
@@ -316,6 +317,12 @@ func (s *State) evalRule(r *Rule, u *jma.Update, ix *Index, ev string, now time.
 		d.Action = ActionDrill
 	}
 	n, total := collect(r, rec, ix, live, &d)
+	if rec.regions == nil {
+		rec.regions = map[string]bool{}
+	}
+	for _, m := range live {
+		rec.regions[m.Region] = true
+	}
 	// The series remembers the highest level the event reached in each
 	// region, also when nobody new was in scope.
 	s.markSeries(r, base.Drill, ev, live, now)
@@ -476,16 +483,7 @@ func (rec *record) revise(u *jma.Update, ms []Match, ix *Index) {
 	for _, m := range ms {
 		still[m.Region] = true
 	}
-	named := map[string]bool{}
-	for _, f := range u.Quake {
-		named[RegionKey(RegionQuake, f.Area)] = true
-	}
-	for _, f := range u.Tsunami {
-		named[RegionKey(RegionTsunami, f.Region)] = true
-	}
-	for _, f := range u.Warnings {
-		named[RegionKey(RegionWarning, f.Area)] = true
-	}
+	named := namedRegions(u)
 	p := rec.pending
 	chunks := p.chunks[:0]
 	for _, c := range p.chunks {
@@ -511,13 +509,33 @@ func (rec *record) revise(u *jma.Update, ms []Match, ix *Index) {
 	}
 }
 
-func (s *State) cancel(r *Rule, rec *record, base Decision, ix *Index) []Decision {
+func (s *State) cancel(r *Rule, rec *record, base Decision, ix *Index, u *jma.Update) []Decision {
 	d := base
 	if rec == nil {
 		d.Action, d.Skip, d.Reason = ActionSkip, SkipNothingToCancel, "取消: the rule sent nothing for this event"
 		return []Decision{d}
 	}
 	rec.resolve(ix)
+	// A 取消 withdraws one report; the event's other reports may still
+	// stand. Regions the update shows no longer matching are withdrawn; the
+	// others stand. Only when nothing stands is the whole event cancelled.
+	ms, _, _ := match(r, u)
+	still := map[string]bool{}
+	for _, m := range ms {
+		still[m.Region] = true
+	}
+	named := namedRegions(u)
+	var dropped, standing []string
+	for _, reg := range sortedKeys(rec.regions) {
+		if named[reg] && !still[reg] {
+			dropped = append(dropped, reg)
+		} else {
+			standing = append(standing, reg)
+		}
+	}
+	if len(standing) > 0 {
+		return s.partialCancel(r, rec, d, ix, dropped, standing)
+	}
 	held := map[string]bool{}
 	var heldOrds bitset
 	heldGroups := map[string]bool{}
@@ -568,6 +586,92 @@ func (s *State) cancel(r *Rule, rec *record, base Decision, ix *Index) []Decisio
 	}
 	d.Action = ActionCancel
 	d.Reason = fmt.Sprintf("取消 of %s: tell %d already reached; %d held dropped", base.Report.Control.Title, len(d.Direct), d.Dropped)
+	return []Decision{d}
+}
+
+// namedRegions returns the region keys an update has facts for.
+func namedRegions(u *jma.Update) map[string]bool {
+	named := map[string]bool{}
+	for _, f := range u.Quake {
+		named[RegionKey(RegionQuake, f.Area)] = true
+	}
+	for _, f := range u.Tsunami {
+		named[RegionKey(RegionTsunami, f.Region)] = true
+	}
+	for _, f := range u.Warnings {
+		named[RegionKey(RegionWarning, f.Area)] = true
+	}
+	return named
+}
+
+// partialCancel handles a 取消 after which the event still stands in some
+// regions: held sends for the withdrawn regions are dropped, and recipients
+// reached only through withdrawn regions are told (TargetRegion; a fixed or
+// nationwide rule's recipients are still concerned by the event).
+func (s *State) partialCancel(r *Rule, rec *record, d Decision, ix *Index, dropped, standing []string) []Decision {
+	title := d.Report.Control.Title
+	if len(dropped) == 0 {
+		d.Action, d.Skip = ActionSkip, SkipNothingToCancel
+		d.Reason = fmt.Sprintf("取消 of %s: the event still stands in %s", title, strings.Join(standing, ", "))
+		return []Decision{d}
+	}
+	gone := map[string]bool{}
+	for _, reg := range dropped {
+		gone[reg] = true
+		delete(rec.regions, reg)
+		delete(s.series, seriesKey(r.ID, rec.drill, reg))
+	}
+	var held bitset
+	if p := rec.pending; p != nil {
+		chunks := p.chunks[:0]
+		for _, c := range p.chunks {
+			kept := c.matches[:0]
+			for _, m := range c.matches {
+				if gone[m.Region] {
+					for _, ord := range m.Recipients.ordinals(ix) {
+						rec.sent.clear(ord)
+						held.set(ord)
+					}
+					d.Dropped += m.Recipients.Len()
+					continue
+				}
+				kept = append(kept, m)
+			}
+			c.matches = kept
+			if !c.empty() {
+				chunks = append(chunks, c)
+			}
+		}
+		p.chunks = chunks
+		if len(p.chunks) == 0 {
+			rec.pending = nil
+		}
+	}
+	if target(r) == TargetRegion {
+		stand := map[string]bool{}
+		for _, reg := range standing {
+			stand[reg] = true
+		}
+		for _, reg := range dropped {
+			for _, ord := range ix.postingsLocked(reg) {
+				if !rec.sent.has(ord) || held.has(ord) || ix.standsIn(ord, stand) {
+					continue
+				}
+				rec.sent.clear(ord)
+				d.Direct = append(d.Direct, ix.ids[ord])
+			}
+		}
+	}
+	d.Direct = dedupe(d.Direct)
+	if len(d.Direct) == 0 && d.Dropped == 0 {
+		d.Action, d.Skip = ActionSkip, SkipNothingToCancel
+		d.Reason = fmt.Sprintf("取消 of %s: %s withdrawn, nobody was reached through it; the event still stands in %s",
+			title, strings.Join(dropped, ", "), strings.Join(standing, ", "))
+		return []Decision{d}
+	}
+	d.Action = ActionCancel
+	d.Reason = fmt.Sprintf("取消 of %s: %s withdrawn; tell %d reached only there; %d held dropped; the event still stands in %s",
+		title, strings.Join(dropped, ", "), len(d.Direct), d.Dropped, strings.Join(standing, ", "))
 	return []Decision{d}
 }
 

@@ -198,10 +198,65 @@ func TestInterleavedEventsAreIndependent(t *testing.T) {
 	require.Equal(t, "quake:通常:20240101161500", d.Event)
 	require.Equal(t, []string{"toyama"}, sorted(only(t, r.apply(fixture(t, "vxse51_event_a_2.xml")), "q3")))
 	require.Equal(t, SkipNotified, only(t, r.apply(fixture(t, "vxse53_event_b_s2.xml")), "q3").Skip)
-	// Cancelling event A does not touch event B.
+	// The 取消 of event A's 震源・震度情報 (never received here) changes
+	// nothing: A still stands on its 震度速報, B is untouched.
 	d = only(t, r.apply(fixture(t, "vxse53_event_a_cancel.xml")), "q3")
+	require.Equal(t, SkipNothingToCancel, d.Skip)
+	require.Contains(t, d.Reason, "still stands")
+
+	// Interleaved with a cancel that applies: event A at 7, cancelled.
+	rs = []Rule{quakeRule("q7", "7"), quakeRule("q3", "3")}
+	r = newRunner(t, rs, ix)
+	r.apply(fixture(t, "vxse51_event_a_1.xml"))
+	require.Equal(t, []string{"ibaraki"}, sorted(only(t, r.apply(fixture(t, "vxse53_event_b_s1.xml")), "q3")))
+	require.Equal(t, []string{"twice", "wajima"}, sorted(only(t, r.apply(fixture(t, "vxse53_event_a_s1.xml")), "q7")))
+	ds := r.apply(fixture(t, "vxse53_event_a_cancel.xml"))
+	d = only(t, ds, "q7")
 	require.Equal(t, ActionCancel, d.Action)
+	require.Equal(t, []string{"twice", "wajima"}, sorted(d))
+	d = only(t, ds, "q3")
+	require.Equal(t, []string{"toyama"}, sorted(d), "380 came only from the withdrawn report; A's 震度速報 still stands")
 	require.NotContains(t, d.Recipients(), "ibaraki")
+	d = only(t, r.apply(fixture(t, "vxse53_event_b_s2.xml")), "q3")
+	require.Equal(t, SkipNotified, d.Skip, "B's memory is untouched")
+}
+
+func TestPartialCancel(t *testing.T) {
+	ix := noto(t)
+	held := quakeRule("held", "5-")
+	held.Options.Hold = 10 * time.Minute
+	rs := []Rule{quakeRule("q5", "5-"), held}
+	r := newRunner(t, rs, ix)
+	// Pin the virtual clock so that all three reports fall within the hold.
+	a1, s1, cancel := fixture(t, "vxse51_event_a_1.xml"), fixture(t, "vxse53_event_a_s1.xml"), fixture(t, "vxse53_event_a_cancel.xml")
+	a1.Control.DateTime = s1.Control.DateTime.Add(-time.Minute)
+	cancel.Control.DateTime = s1.Control.DateTime.Add(time.Minute)
+	ds := r.apply(a1) // 390 6+, 391 5+, 370 5-
+	require.Equal(t, []string{"joetsu", "kanazawa", "twice", "wajima"}, sorted(only(t, ds, "q5")))
+	ds = r.apply(s1) // adds 380 (toyama)
+	require.Equal(t, []string{"toyama"}, sorted(only(t, ds, "q5")))
+	require.Equal(t, []string{"toyama"}, sorted(only(t, ds, "held")))
+	// The 震源・震度情報 is withdrawn: 380 was only in it. The 震度速報 stands.
+	ds = r.apply(cancel)
+	d := only(t, ds, "q5")
+	require.Equal(t, ActionCancel, d.Action)
+	require.Equal(t, []string{"toyama"}, sorted(d), "only those reached through the withdrawn area")
+	require.Contains(t, d.Reason, "quake:380 withdrawn")
+	require.Contains(t, d.Reason, "still stands in quake:370, quake:390, quake:391")
+	d = only(t, ds, "held")
+	require.Equal(t, ActionCancel, d.Action)
+	require.Zero(t, d.Count())
+	require.Equal(t, 1, d.Dropped)
+	rel := r.st.Due(r.clock.Add(10 * time.Minute))
+	var released []string
+	for _, d := range rel {
+		released = append(released, d.Recipients()...)
+	}
+	slices.Sort(released)
+	require.Equal(t, []string{"joetsu", "kanazawa", "twice", "wajima"}, released, "the standing part is still sent")
+	// The area is news again if a later report brings it back.
+	ds = r.apply(fixture(t, "vxse51_event_a_2.xml"))
+	require.Equal(t, []string{"toyama"}, sorted(only(t, ds, "q5")))
 }
 
 func TestCancel(t *testing.T) {

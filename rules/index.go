@@ -252,6 +252,18 @@ func (ix *Index) postingsLocked(region string) []uint32 {
 	return nil
 }
 
+// standsIn reports whether ord is registered in one of the regions; the
+// caller holds a lock.
+func (ix *Index) standsIn(ord uint32, regions map[string]bool) bool {
+	off, n := ix.regOff[ord], uint32(ix.regLen[ord])
+	for _, num := range ix.arena[off : off+n] {
+		if regions[ix.regionKeys[num]] {
+			return true
+		}
+	}
+	return false
+}
+
 // bitset is a growable set of ordinals in chunks of 4096 (512 bytes),
 // allocated on first use: a set of a few recipients of a large index costs a
 // few hundred bytes, a dense one 1 bit per ordinal.

@@ -24,6 +24,7 @@ type recordJSON struct {
 	Direct         []string     `json:"direct,omitempty"`
 	AdminsNotified bool         `json:"adminsNotified,omitempty"`
 	Observed       bool         `json:"observed,omitempty"`
+	Regions        []string     `json:"regions,omitempty"`
 	Pending        *pendingJSON `json:"pending,omitempty"`
 }
 
@@ -62,7 +63,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 	out := stateJSON{Version: 1, Records: []recordJSON{}}
 	for _, r := range s.recs {
 		j := recordJSON{Rule: r.rule, Event: r.event, Drill: r.drill, First: r.first, Last: r.last,
-			Direct: sortedKeys(r.direct), AdminsNotified: r.adminsNotified, Observed: r.observed}
+			Direct: sortedKeys(r.direct), AdminsNotified: r.adminsNotified, Observed: r.observed, Regions: sortedKeys(r.regions)}
 		if r.sentIDs != nil {
 			j.Sent = slices.Clone(r.sentIDs)
 		} else if r.ix != nil {
@@ -150,6 +151,12 @@ func (s *State) UnmarshalJSON(b []byte) error {
 		}
 		for _, k := range j.Direct {
 			r.setDirect(k)
+		}
+		for _, reg := range j.Regions {
+			if r.regions == nil {
+				r.regions = map[string]bool{}
+			}
+			r.regions[reg] = true
 		}
 		if p := j.Pending; p != nil {
 			r.pending = &pending{due: p.Due, drill: p.Drill, adminsOnly: p.AdminsOnly}
