@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/binary"
+	"errors"
 	"maps"
 	"slices"
 	"strconv"
@@ -23,12 +25,141 @@ const (
 // histogramBucket is the width, in seconds, of one histogram row.
 const histogramBucket = 60
 
-// counterRow is the JSON of one tally row.
+// counterRow is one tally row: targets, answered, choice counts and the
+// histogram entries of its bucket.
 type counterRow struct {
-	T int                       `json:"t,omitempty"`
-	A int                       `json:"a,omitempty"`
-	C map[string]map[string]int `json:"c,omitempty"`
-	H map[int64]int             `json:"h,omitempty"`
+	T int
+	A int
+	C map[string]map[string]int
+	H map[int64]int
+}
+
+// rowFormat is the first byte of an encoded counterRow.
+const rowFormat = 1
+
+// encodeRow encodes r compactly (Tally reads hundreds of rows, so the
+// format is binary, not JSON): the format byte, then varints T and A, the
+// number of questions and for each its ID, the number of codes and for
+// each the code and its count, then the number of histogram entries and
+// for each the second and its count. Strings are a uvarint length and the
+// bytes; maps are written in sorted order, so equal rows encode equally.
+func encodeRow(r *counterRow) []byte {
+	b := []byte{rowFormat}
+	b = binary.AppendVarint(b, int64(r.T))
+	b = binary.AppendVarint(b, int64(r.A))
+	b = binary.AppendUvarint(b, uint64(len(r.C)))
+	for _, q := range slices.Sorted(maps.Keys(r.C)) {
+		b = appendString(b, q)
+		m := r.C[q]
+		b = binary.AppendUvarint(b, uint64(len(m)))
+		for _, code := range slices.Sorted(maps.Keys(m)) {
+			b = appendString(b, code)
+			b = binary.AppendVarint(b, int64(m[code]))
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.H)))
+	for _, sec := range slices.Sorted(maps.Keys(r.H)) {
+		b = binary.AppendVarint(b, sec)
+		b = binary.AppendVarint(b, int64(r.H[sec]))
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// rowDecoder decodes rows, sharing the strings (question IDs and codes
+// repeat in every row) and adding histogram entries to hist.
+type rowDecoder struct {
+	strs map[string]string
+	hist map[int64]int
+}
+
+var errDamagedRow = errors.New("damaged tally row")
+
+// decode decodes b into r; histogram entries go to d.hist when it is set.
+func (d *rowDecoder) decode(b []byte, r *counterRow) error {
+	if len(b) == 0 || b[0] != rowFormat {
+		return errDamagedRow
+	}
+	b = b[1:]
+	bad := false
+	varint := func() int64 {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			bad = true
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	uvarint := func() int {
+		v, n := binary.Uvarint(b)
+		if n <= 0 || v > uint64(len(b)) {
+			bad = true
+			return 0
+		}
+		b = b[n:]
+		return int(v)
+	}
+	str := func() string {
+		n := uvarint()
+		if bad || n > len(b) {
+			bad = true
+			return ""
+		}
+		raw := b[:n]
+		b = b[n:]
+		if s, ok := d.strs[string(raw)]; ok {
+			return s
+		}
+		s := string(raw)
+		if d.strs == nil {
+			d.strs = map[string]string{}
+		}
+		d.strs[s] = s
+		return s
+	}
+	r.T, r.A = int(varint()), int(varint())
+	nq := uvarint()
+	for range nq {
+		if bad {
+			return errDamagedRow
+		}
+		q := str()
+		nc := uvarint()
+		m := make(map[string]int, nc)
+		for range nc {
+			if bad {
+				return errDamagedRow
+			}
+			code := str()
+			m[code] = int(varint())
+		}
+		if r.C == nil {
+			r.C = make(map[string]map[string]int, nq)
+		}
+		r.C[q] = m
+	}
+	nh := uvarint()
+	h := d.hist
+	if h == nil && nh > 0 {
+		r.H = make(map[int64]int, nh)
+		h = r.H
+	}
+	for range nh {
+		if bad {
+			return errDamagedRow
+		}
+		sec := varint()
+		h[sec] += int(varint())
+	}
+	if bad || len(b) != 0 {
+		return errDamagedRow
+	}
+	return nil
 }
 
 func (r *counterRow) empty() bool { return r.T == 0 && r.A == 0 && len(r.C) == 0 && len(r.H) == 0 }
@@ -128,8 +259,9 @@ func (t *tx) flush(ctx context.Context) error {
 			case err != nil:
 				return classify(op, err)
 			default:
-				if err := decode(op, data, &cur); err != nil {
-					return err
+				var d rowDecoder
+				if err := d.decode(data, &cur); err != nil {
+					return anpi.Errorf(anpi.Internal, "sqlite: %s: survey %s, row %s/%s: %w", op, s, k.kind, k.grp, err)
 				}
 			}
 			cur.add(deltas[k])
@@ -139,10 +271,7 @@ func (t *tx) flush(ctx context.Context) error {
 				}
 				continue
 			}
-			out, err := encode(op, &cur)
-			if err != nil {
-				return err
-			}
+			out := encodeRow(&cur)
 			if _, err := t.q.ExecContext(ctx, "INSERT OR REPLACE INTO tally (survey_id, kind, grp, data) VALUES (?, ?, ?, ?)", string(s), k.kind, k.grp, out); err != nil {
 				return classify(op, err)
 			}
@@ -196,15 +325,16 @@ func (t *tx) Tally(ctx context.Context, s anpi.SurveyID) (*anpi.Tally, error) {
 	}
 	defer rs.Close()
 	tl := anpi.NewTally(s)
+	dec := rowDecoder{hist: tl.AnswerSeconds}
 	var kind, grp string
-	var data []byte
+	var data sql.RawBytes
 	for rs.Next() {
 		if err := rs.Scan(&kind, &grp, &data); err != nil {
 			return nil, classify("tally", err)
 		}
 		var r counterRow
-		if err := decode("tally", data, &r); err != nil {
-			return nil, err
+		if err := dec.decode(data, &r); err != nil {
+			return nil, anpi.Errorf(anpi.Internal, "sqlite: tally of survey %s, row %s/%s: %w", s, kind, grp, err)
 		}
 		if r.C == nil {
 			r.C = anpi.ChoiceCounts{}
@@ -219,8 +349,6 @@ func (t *tx) Tally(ctx context.Context, s anpi.SurveyID) (*anpi.Tally, error) {
 			tl.Subtrees[anpi.DepartmentID(grp)] = g
 		case kindRegion:
 			tl.Regions[grp] = g
-		case kindHistogram:
-			maps.Copy(tl.AnswerSeconds, r.H)
 		}
 	}
 	if err := rs.Err(); err != nil {
