@@ -2,8 +2,10 @@ package rules
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,4 +274,37 @@ func TestAnyOrderProperty(t *testing.T) {
 		rng.Shuffle(len(seq), func(i, j int) { seq[i], seq[j] = seq[j], seq[i] })
 		require.Equal(t, once, reachedPairs(t, Replay(docs(seq), rs, ix, nil)), "trial %d: %v", trial, seq)
 	}
+}
+
+// TestStateConcurrentUse evaluates, releases and persists one State from
+// several goroutines while the index changes (run with -race).
+func TestStateConcurrentUse(t *testing.T) {
+	ix := noto(t)
+	held := quakeRule("held", "3")
+	held.Options.Hold = time.Minute
+	rs := []Rule{quakeRule("q", "3"), held}
+	st := NewState(nil)
+	tr := jma.NewTracker(nil)
+	reps := fixtures(t, []string{"vxse51_event_a_1.xml", "vxse53_event_b_s1.xml", "vxse51_event_a_2.xml", "vxse53_event_a_s1.xml"})
+	var wg sync.WaitGroup
+	for i, rep := range reps {
+		wg.Add(3)
+		go func() {
+			defer wg.Done()
+			st.Evaluate(tr.Apply(rep), rs, ix, t0.Add(time.Duration(i)*time.Minute))
+		}()
+		go func() {
+			defer wg.Done()
+			st.Due(t0.Add(time.Hour))
+			_, _ = json.Marshal(st)
+		}()
+		go func() {
+			defer wg.Done()
+			_ = ix.Add(fmt.Sprint("late", i), "quake:390")
+		}()
+	}
+	wg.Wait()
+	b, err := json.Marshal(st)
+	require.NoError(t, err)
+	require.Contains(t, string(b), "wajima")
 }
