@@ -30,6 +30,10 @@ func TestSimulate(t *testing.T) {
 	require.Equal(t, []string{"tokyo1", "tokyo2"}, sorted(only(t, ds, "q6")))
 	require.Equal(t, []string{"sendai"}, sorted(only(t, ds, "major")))
 	require.Equal(t, []string{"tokyo1"}, sorted(only(t, ds, "rain")))
+	b, err := json.Marshal(only(t, ds, "q6"))
+	require.NoError(t, err)
+	require.JSONEq(t, `{"rule":"q6","event":"quake:通常:simulation","action":"send","reason":"quake:350 at 6-; 2 newly in scope",
+		"matches":[{"region":"quake:350","pref":"13","intensity":"6-","recipients":["tokyo1","tokyo2"]}],"at":"0001-01-01T00:00:00Z"}`, string(b))
 	// Drills: a rule that does not opt in skips.
 	ds = Simulate(Scenario{Status: jma.StatusTraining, Quake: []QuakeArea{{Area: "350", Intensity: jma.Intensity7}}}, rs[:1], ix)
 	require.Equal(t, SkipDrill, only(t, ds, "q6").Skip)
