@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"firebase.google.com/go/v4/messaging"
@@ -27,6 +28,9 @@ const (
 	// BatchChunk is how many messages SendBatch hands go-fcm at once (its
 	// limit); go-fcm sends them with 50 concurrent requests.
 	BatchChunk = 500
+	// BatchChunksInFlight is how many chunks SendBatch sends at once, so
+	// that up to 100 requests are in flight.
+	BatchChunksInFlight = 2
 	// MaxIdleConns is how many connections the Sender's own transport
 	// keeps open.
 	MaxIdleConns = 100
@@ -284,7 +288,8 @@ func (s *Sender) result(ctx context.Context, r *messaging.SendResponse, m *chann
 
 // SendBatch sends ms in chunks of BatchChunk through go-fcm's SendEach
 // (FCM v1 has no batch request; go-fcm sends each message in its own
-// request, 50 at a time) and returns one result per message. A message
+// request, 50 at a time), BatchChunksInFlight chunks at once, and returns
+// one result per message. A message
 // that fails the adapter's checks fails alone; if go-fcm refuses a whole
 // chunk before sending (a message it deems invalid), the chunk's messages
 // are sent one by one so that the bad one fails alone. SendBatch fails as a
@@ -306,16 +311,26 @@ func (s *Sender) SendBatch(ctx context.Context, ms []*channel.Message) ([]channe
 		idx = append(idx, i)
 		fms = append(fms, fm)
 	}
+	sem := make(chan struct{}, BatchChunksInFlight)
+	var wg sync.WaitGroup
 	for lo := 0; lo < len(fms); lo += BatchChunk {
 		hi := min(lo+BatchChunk, len(fms))
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
 		if err := ctx.Err(); err != nil {
 			for _, i := range idx[lo:hi] {
 				res[i].Err = channel.NewError(channel.Temporary, err, "fcm: send "+strconv.Quote(ms[i].IdempotencyKey))
 			}
 			continue
 		}
-		s.sendChunk(ctx, ms, idx[lo:hi], fms[lo:hi], res)
+		wg.Go(func() {
+			defer func() { <-sem }()
+			s.sendChunk(ctx, ms, idx[lo:hi], fms[lo:hi], res)
+		})
 	}
+	wg.Wait()
 	return res, nil
 }
 

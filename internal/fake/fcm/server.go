@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -27,7 +28,8 @@ const (
 	// minute per project, a token bucket that is not aligned to the clock
 	// (10,000 messages per second sustained).
 	RatePerMinute = 600000
-	// MaxPayload is the largest message (4,096 bytes of JSON).
+	// MaxPayload is the largest message (4,096 bytes of JSON; the fake
+	// counts the request body less its {"message":…} wrapper).
 	MaxPayload = 4096
 	// Scope is the OAuth scope FCM requires.
 	Scope = "https://www.googleapis.com/auth/firebase.messaging"
@@ -401,8 +403,17 @@ func reserved(key string) bool {
 }
 
 type sendRequest struct {
-	ValidateOnly bool            `json:"validate_only"`
-	Message      json.RawMessage `json:"message"`
+	ValidateOnly bool        `json:"validate_only"`
+	Message      wireMessage `json:"message"`
+}
+
+// rawMessage extracts the "message" object of a request body as sent.
+func rawMessage(body []byte) json.RawMessage {
+	var v struct {
+		Message json.RawMessage `json:"message"`
+	}
+	_ = json.Unmarshal(body, &v)
+	return v.Message
 }
 
 type wireMessage struct {
@@ -436,16 +447,17 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		s.fcmError(w, http.StatusForbidden, "PERMISSION_DENIED", "", "Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/"+project+"' (or it may not exist).")
 		return
 	}
-	var req sendRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
 		s.fcmError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "", "Invalid JSON payload received.")
 		return
 	}
-	var m wireMessage
-	if err := json.Unmarshal(req.Message, &m); err != nil {
+	var req sendRequest
+	if err := json.Unmarshal(body, &req); err != nil {
 		s.fcmError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "Invalid JSON payload received. Invalid value at 'message'")
 		return
 	}
+	m := &req.Message
 	s.mu.Lock()
 	f, ok := s.faults[m.Token]
 	if !ok {
@@ -455,7 +467,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	if s.applyFault(w, r, f) {
 		return
 	}
-	if msg := validate(&m, len(req.Message)); msg != "" {
+	if msg := validate(m, len(body)-len(`{"message":}`)); msg != "" {
 		s.fcmError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "INVALID_ARGUMENT", msg)
 		return
 	}
@@ -470,7 +482,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	if !req.ValidateOnly {
 		s.accepted++
 		if !s.opts.CountOnly {
-			rec := Message{Name: name, Project: project, Token: m.Token, Data: m.Data, Raw: append(json.RawMessage(nil), req.Message...)}
+			rec := Message{Name: name, Project: project, Token: m.Token, Data: m.Data, Raw: rawMessage(body)}
 			if m.Notification != nil {
 				rec.Title, rec.Body = m.Notification.Title, m.Notification.Body
 			}
