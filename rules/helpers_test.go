@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anpikit/anpi/internal/shareddata"
 	"github.com/anpikit/anpi/jma"
 	"github.com/stretchr/testify/require"
 )
@@ -28,39 +29,9 @@ func fixture(t testing.TB, name string) *jma.Report {
 	return r
 }
 
-// samplesDir finds shared/jma-samples: $ANPI_SHARED_DIR/jma-samples, else a
-// "shared" directory beside the repository root found by walking up from the
-// package directory. It skips the test when the samples are absent.
-func samplesDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("ANPI_SHARED_DIR"); d != "" {
-		p := filepath.Join(d, "jma-samples")
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("ANPI_SHARED_DIR=%s has no jma-samples directory (%v)", d, err)
-		}
-		return p
-	}
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "..", "shared", "jma-samples")
-			if _, err := os.Stat(p); err == nil {
-				return filepath.Clean(p)
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("JMA samples not found: expected shared/jma-samples beside the repository root; set ANPI_SHARED_DIR to the directory that holds jma-samples/")
-		}
-		dir = parent
-	}
-}
-
 func sample(t testing.TB, name string) *jma.Report {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(samplesDir(t), name))
-	require.NoError(t, err)
+	b := shareddata.ReadSample(t, name)
 	r, err := jma.Parse(b)
 	require.NoError(t, err, "parse %s", name)
 	return r

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/anpikit/anpi/internal/shareddata"
 	"github.com/anpikit/anpi/jma"
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +17,7 @@ import (
 // computed from the document alone (areas at or above the threshold, tsunami
 // kinds, warnings whose Kind/Status is 発表).
 func TestSamplesTable(t *testing.T) {
-	dir := samplesDir(t)
+	dir := shareddata.Dir(t, "jma-samples")
 	files, err := filepath.Glob(filepath.Join(dir, "V*.xml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/anpikit/anpi/internal/shareddata"
+	"github.com/anpikit/anpi/internal/shareddata"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,38 +114,10 @@ func TestUsageAndErrors(t *testing.T) {
 	require.Len(t, decodeLines(t, out), 1)
 }
 
-// sharedSamples finds shared/jma-samples beside the repository root
-// ($ANPI_SHARED_DIR overrides) or skips.
-func sharedSamples(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("ANPI_SHARED_DIR"); d != "" {
-		p := filepath.Join(d, "jma-samples")
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("ANPI_SHARED_DIR=%s has no jma-samples directory (%v)", d, err)
-		}
-		return p
-	}
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			p := filepath.Join(dir, "..", "shared", "jma-samples")
-			if _, err := os.Stat(p); err == nil {
-				return filepath.Clean(p)
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("JMA samples not found: expected shared/jma-samples beside the repository root; set ANPI_SHARED_DIR to the directory that holds jma-samples/")
-		}
-		dir = parent
-	}
-}
-
 // TestSharedSamples runs anpi-sim over every real JMA document in
 // ../shared/jma-samples, in name order, with rules that match anything.
 func TestSharedSamples(t *testing.T) {
-	dir := sharedSamples(t)
+	dir := shareddata.Dir(t, "jma-samples")
 	files, err := filepath.Glob(filepath.Join(dir, "V*.xml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
