@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 	"github.com/twilio/twilio-go/client"
@@ -541,4 +542,28 @@ func BenchmarkSMSSequential(b *testing.B) {
 		}
 	}
 	mt.report(b, b.N)
+}
+
+// FuzzTwiML checks that no text breaks the call script: the TwiML is
+// well-formed, has its one <Gather>, and speaks the text back (invalid
+// UTF-8 and characters XML cannot carry become U+FFFD).
+func FuzzTwiML(f *testing.F) {
+	for _, s := range []string{"ご無事ですか", `</Say><Hangup/><Say>`, "a&b<c>\"'", "\x00\x01\xff", "]]>", "\r\n\t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		tw, err := twilio.TwiML(text, twilio.TwiMLOptions{Action: "https://x.example/g"})
+		if err != nil {
+			if !strings.Contains(err.Error(), "more than 4000") {
+				t.Fatalf("TwiML(%q): %v", text, err)
+			}
+			return
+		}
+		got := spoken(t, tw)
+		if utf8.ValidString(text) && !strings.ContainsFunc(text, func(r rune) bool {
+			return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF
+		}) && !strings.Contains(text, "\r") {
+			require.Equal(t, text, got)
+		}
+	})
 }

@@ -75,7 +75,8 @@ type HandlerConfig struct {
 	// Receiver gets every verified callback. Required.
 	Receiver Receiver
 	// Choices maps digits and replies to answer codes; default
-	// DefaultChoices.
+	// DefaultChoices. Give the senders' Config.Choices, so that the keys
+	// the call offers are the keys the handler understands.
 	Choices Choices
 	// Language is the language of the spoken confirmation after a
 	// <Gather>; default "ja-JP".
