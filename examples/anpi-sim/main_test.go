@@ -3,14 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/anpikit/anpi/internal/shareddata"
-	"github.com/anpikit/anpi/internal/shareddata"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/anpikit/anpi/internal/shareddata"
 )
 
 var example = []string{"-users", "testdata/users.csv", "-rules", "testdata/rules.json",
