@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,7 +150,11 @@ func New(cfg Config) (*Sender, error) {
 		host = HostProduction
 	}
 	if cfg.Endpoint != "" {
-		host = cfg.Endpoint
+		u, err := url.Parse(cfg.Endpoint)
+		if err != nil || u.Scheme != "https" || u.Host == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+			return nil, fmt.Errorf("apns: config: Endpoint %q is not an https URL without a path", cfg.Endpoint)
+		}
+		host = "https://" + u.Host
 	}
 	s := &Sender{cfg: cfg}
 	hc := cfg.HTTPClient

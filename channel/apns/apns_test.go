@@ -161,6 +161,9 @@ func TestNewConfigErrors(t *testing.T) {
 		{"missing file", func(c *apns.Config) { c.KeyP8, c.KeyFile = nil, filepath.Join(t.TempDir(), "none.p8") }, "read KeyFile"},
 		{"concurrency", func(c *apns.Config) { c.BatchConcurrency = -1 }, "BatchConcurrency"},
 		{"timeout", func(c *apns.Config) { c.Timeout = -time.Second }, "Timeout"},
+		{"endpoint scheme", func(c *apns.Config) { c.Endpoint = "api.push.apple.com" }, "Endpoint"},
+		{"endpoint http", func(c *apns.Config) { c.Endpoint = "http://127.0.0.1:1" }, "Endpoint"},
+		{"endpoint path", func(c *apns.Config) { c.Endpoint = "https://127.0.0.1:1/3/device" }, "Endpoint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := good
