@@ -15,6 +15,9 @@ import (
 // another, fails to take it.
 type fileLock struct{ f *os.File }
 
+// lockSupported reports whether Open detects a second opener here.
+const lockSupported = true
+
 func lockFile(path string) (*fileLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {

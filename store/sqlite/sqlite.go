@@ -160,7 +160,6 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	pragmas.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", o.BusyTimeout.Milliseconds()))
 	pragmas.Add("_pragma", "foreign_keys(1)")
 	pragmas.Add("_pragma", "synchronous("+string(o.Synchronous)+")")
-	pragmas.Add("_pragma", "journal_mode(WAL)")
 	wq := url.Values{}
 	for k, v := range pragmas {
 		wq[k] = v
@@ -182,6 +181,14 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	s.wdb.SetConnMaxIdleTime(0)
 	if err := s.wdb.PingContext(ctx); err != nil {
 		return fail(classify("open "+path, err))
+	}
+	// WAL mode is stored in the file, so the readers need not set it.
+	var mode string
+	if err := s.wdb.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return fail(classify("open "+path, err))
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fail(anpi.Errorf(anpi.FailedPrecondition, "sqlite: open %s: cannot switch to WAL mode (journal mode is %s)", path, mode))
 	}
 	if err := migrate(ctx, s.wdb, SchemaVersion(), s.now, s.backfill); err != nil {
 		return fail(err)

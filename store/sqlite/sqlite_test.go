@@ -210,6 +210,9 @@ func TestPragmas(t *testing.T) {
 }
 
 func TestSecondOpenInProcessRefused(t *testing.T) {
+	if !lockSupported {
+		t.Skip("no lock file on this system")
+	}
 	st := openTest(t, nil)
 	_, err := Open(t.Context(), st.Path(), &Options{AllowPlaintextContacts: true})
 	requireCode(t, anpi.FailedPrecondition, err)
@@ -244,6 +247,9 @@ func helperCmd(t *testing.T, path string) *exec.Cmd {
 func TestOpenFromTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
+	}
+	if !lockSupported {
+		t.Skip("no lock file on this system")
 	}
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "anpi.db")
