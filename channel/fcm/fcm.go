@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,6 +105,12 @@ func New(cfg Config) (*Sender, error) {
 		return nil, fmt.Errorf(pre+"Timeout %v is negative", cfg.Timeout)
 	case cfg.TTL < 0:
 		return nil, fmt.Errorf(pre+"TTL %v is negative", cfg.TTL)
+	}
+	if cfg.Endpoint != "" {
+		u, err := url.Parse(cfg.Endpoint)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+			return nil, fmt.Errorf(pre+"Endpoint %q is not an absolute http(s) URL", cfg.Endpoint)
+		}
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout

@@ -251,6 +251,7 @@ func TestConfigErrors(t *testing.T) {
 		{fcm.Config{CredentialsJSON: []byte(`{"type":"service_account","private_key":"nope"}`)}, "CredentialsJSON"},
 		{fcm.Config{CredentialsJSON: e.creds, Timeout: -1}, "Timeout"},
 		{fcm.Config{CredentialsJSON: e.creds, TTL: -1}, "TTL"},
+		{fcm.Config{CredentialsJSON: e.creds, Endpoint: "fcm.googleapis.com/v1"}, "Endpoint"},
 	} {
 		_, err := fcm.New(tc.cfg)
 		require.ErrorContains(t, err, tc.want)
