@@ -13,8 +13,11 @@
 // (FCM does not deduplicate; the app can). channel.PriorityHigh sends with
 // Android priority "high" and apns-priority 10, others "normal" and 5.
 //
-// SendBatch hands go-fcm up to 500 messages at a time; FCM v1 has no batch
-// request, so go-fcm sends each in its own request, 50 at a time.
+// SendBatch hands go-fcm up to 500 messages at a time, two such chunks at
+// once; FCM v1 has no batch request, so go-fcm sends each in its own
+// request, 50 at a time. go-fcm has no single-message call either: Send
+// goes through the same batch path with one message (and go-fcm starts its
+// 50 workers for it), so for volume use SendBatch (channel.SendAll does).
 //
 // # No retries
 //
