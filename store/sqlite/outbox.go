@@ -73,7 +73,7 @@ func (t *tx) updateDelivery(ctx context.Context, op string, d *anpi.Delivery) er
 }
 
 // enqueueChunk is how many deliveries one INSERT statement carries.
-const enqueueChunk = 200
+const enqueueChunk = 100
 
 func (t *tx) EnqueueDeliveries(ctx context.Context, ds []*anpi.Delivery) (int, error) {
 	if err := t.beginWrite(ctx); err != nil {
