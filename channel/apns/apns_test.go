@@ -380,6 +380,22 @@ func (m meter) report(b *testing.B, n int) {
 	}
 }
 
+// reportApart reports a run whose fake ran in another process: the rate,
+// and the messages per CPU second of the sender and of the fake.
+func (m meter) reportApart(b *testing.B, n int, fakeCPU time.Duration) {
+	rate := float64(n) / time.Since(m.start).Seconds()
+	b.ReportMetric(rate, "msgs/s")
+	b.ReportMetric(rate/ReferenceRate, "x_ref_9k/s")
+	if c, ok := cpuTime(); ok && c > m.cpu0 {
+		perCPU := float64(n) / (c - m.cpu0).Seconds()
+		b.ReportMetric(perCPU, "sender_msgs/cpu_s")
+		b.ReportMetric(perCPU/ReferenceRate, "x_ref_sender_per_cpu_s")
+	}
+	if fakeCPU > 0 {
+		b.ReportMetric(float64(n)/fakeCPU.Seconds(), "fake_msgs/cpu_s")
+	}
+}
+
 // BenchmarkSend sends one push per iteration from parallel goroutines (the
 // dispatcher's shape) over one Sender, against the fake with CountOnly.
 func BenchmarkSend(b *testing.B) {
@@ -422,4 +438,29 @@ func BenchmarkSendBatch(b *testing.B) {
 		}
 	}
 	mt.report(b, b.N*len(ms))
+}
+
+// BenchmarkSendFakeApart is BenchmarkSend with the fake in a child process:
+// sender_msgs/cpu_s is the adapter's (and apns2's) own cost,
+// fake_msgs/cpu_s the fake's.
+func BenchmarkSendFakeApart(b *testing.B) {
+	p := startFakeProcess(b)
+	_, p8 := newKeyP8(b)
+	s, err := apns.New(apns.Config{KeyP8: p8, KeyID: keyID, TeamID: teamID, Topic: topic, Endpoint: p.URL, RootCAs: p.Roots})
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = s.Close() })
+	var seq atomic.Int64
+	b.SetParallelism(32)
+	mt := startMeter(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			m := &channel.Message{To: fmt.Sprintf("%064x", n), Subject: "安否確認", Text: "ご無事ですか", IdempotencyKey: fmt.Sprint(n)}
+			if _, err := s.Send(b.Context(), m); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	mt.reportApart(b, b.N, p.stop())
 }
