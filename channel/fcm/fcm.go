@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -63,8 +64,9 @@ type Config struct {
 	// proxy).
 	Endpoint string
 	// HTTPClient supplies the transport (nil: a transport of the Sender's
-	// own, http.DefaultTransport's settings keeping up to MaxIdleConns
-	// connections open); it carries both token and send requests.
+	// own with http.DefaultTransport's settings, the proxy from
+	// HTTPS_PROXY included, keeping up to MaxIdleConns connections open);
+	// it carries both token and send requests.
 	HTTPClient *http.Client
 	// TTL is how long FCM keeps a message for an offline Android device;
 	// zero is FCM's default (4 weeks).
@@ -123,8 +125,16 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		base = cfg.HTTPClient.Transport
 	} else {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = MaxIdleConns
+		t := &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          MaxIdleConns,
+			MaxIdleConnsPerHost:   MaxIdleConns,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}
 		base, s.own = t, t
 	}
 	ts := cfg.TokenSource

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -56,8 +57,9 @@ type Config struct {
 	// every request's scheme and host are rewritten to it.
 	BaseURL string
 	// HTTPClient supplies the transport and timeout (nil: a transport of
-	// the Sender's own, http.DefaultTransport's settings keeping up to
-	// MaxConcurrentRequests connections open).
+	// the Sender's own with http.DefaultTransport's settings, the proxy
+	// from HTTPS_PROXY included, keeping up to MaxConcurrentRequests
+	// connections open).
 	HTTPClient *http.Client
 	// StatusCallback is the URL Twilio posts message and call status
 	// changes to (mount Handler there); empty asks for none.
@@ -143,8 +145,16 @@ func newBase(cfg Config, kind channel.Kind) (*base, error) {
 		// Keep up to MaxConcurrentRequests connections open (Twilio's
 		// default REST concurrency); http.DefaultTransport keeps 2 per host,
 		// so concurrent sends would reconnect all the time.
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = MaxConcurrentRequests
+		t := &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          MaxConcurrentRequests,
+			MaxIdleConnsPerHost:   MaxConcurrentRequests,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		}
 		b.transport, b.own = t, t
 	}
 	if b.cfg.Timeout == 0 {
