@@ -20,7 +20,7 @@ import (
 )
 
 const (
-	crashUsers     = 2000
+	crashUsers     = 500
 	crashBatch     = 20 // deliveries per enqueue transaction
 	crashWriters   = 8  // goroutines recording answers in the child
 	crashBudget    = 45 * time.Second
@@ -143,7 +143,7 @@ func TestCrash(t *testing.T) {
 		// otherwise after a random number of acknowledgements.
 		killAfter := -1
 		if rnd.IntN(10) > 0 {
-			killAfter = rnd.IntN(400)
+			killAfter = rnd.IntN(200)
 		}
 		if killAfter < 0 {
 			require.NoError(t, cmd.Process.Kill())
