@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -510,4 +511,50 @@ func TestClassify(t *testing.T) {
 	requireCode(t, anpi.FailedPrecondition, classify("test", err))
 	requireCode(t, anpi.Unavailable, classify("test", context.Canceled))
 	require.True(t, strings.HasPrefix(classify("test", err).Error(), "sqlite: test: "))
+}
+
+// TestGroupCommitQueueBounded holds the writer in a transaction so that
+// the committer cannot commit: answers pile up in its queue (capacity 1),
+// and a caller whose context ends while waiting gets Unavailable. Once the
+// writer is free the others commit.
+func TestGroupCommitQueueBounded(t *testing.T) {
+	ctx := t.Context()
+	st := openTest(t, &Options{GroupCommitQueue: 1, GroupCommitWindow: -1})
+	seedSurvey(t, st, 3)
+	entered, release := make(chan struct{}), make(chan struct{})
+	txDone := make(chan error, 1)
+	go func() {
+		txDone <- st.InTx(ctx, func(anpi.Tx) error {
+			close(entered)
+			<-release
+			return nil
+		})
+	}()
+	<-entered
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			_, err := st.RecordResponse(ctx, answer(fmt.Sprintf("r%d", i), anpi.UserID(fmt.Sprintf("u%05d", i)), t0, "safe"))
+			errs <- err
+		}()
+	}
+	for len(st.gc.queue) < cap(st.gc.queue) { // wait until the queue is full
+		runtime.Gosched()
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	third := make(chan error, 1)
+	go func() {
+		_, err := st.RecordResponse(cctx, answer("r2", "u00002", t0, "safe"))
+		third <- err
+	}()
+	cancel()
+	requireCode(t, anpi.Unavailable, <-third)
+	close(release)
+	require.NoError(t, <-txDone)
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	tl, err := st.Tally(ctx, "s")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, tl.Answered, 2)
+	require.NoError(t, storetest.VerifyTally(ctx, st, "s"))
 }
