@@ -89,19 +89,21 @@
 // The benchmarks (go test -bench . ./store/sqlite) report, on the shared
 // 2-vCPU machine the package was written on, with synchronous=FULL:
 //
-//   - BenchmarkDurableAnswers, 256 goroutines answering: 17,000 to 26,000
+//   - BenchmarkDurableAnswers, 256 goroutines answering: 17,000 to 31,000
 //     durable answers/s through the group committer (about 250 answers per
-//     commit) against 850 to 2,900/s with one commit per answer, 9 to 27
+//     commit) against 850 to 3,500/s with one commit per answer: 9 to 27
 //     times more.
-//   - BenchmarkEnqueue100k: 100,000 deliveries in one InTx in 0.46 to
-//     0.53 s (0.43 to 0.54 s of CPU); up to 1 s while other processes load
+//   - BenchmarkEnqueue100k: 100,000 deliveries in one InTx in 0.43 to
+//     0.53 s (0.41 to 0.54 s of CPU); up to 1 s while other processes load
 //     the machine.
 //   - BenchmarkClaimComplete100k, 8 workers claiming 100 at a time and
-//     completing each claim in one transaction: 17,000 to 30,000
+//     completing each claim in one transaction: 17,000 to 55,000
 //     deliveries/s.
 //   - BenchmarkTally1M: Tally of a survey of 1,000,000 recipients who all
-//     answered in 1.4 to 3.3 ms (it reads about 380 counter rows); the
+//     answered in 0.9 to 3.3 ms (it reads about 380 counter rows); the
 //     responses take about 364 bytes each in the file.
+//
+// The ranges are the quietest and the busiest runs on that machine.
 //
 // # Choices where the contract is silent
 //
