@@ -558,3 +558,32 @@ func TestGroupCommitQueueBounded(t *testing.T) {
 	require.GreaterOrEqual(t, tl.Answered, 2)
 	require.NoError(t, storetest.VerifyTally(ctx, st, "s"))
 }
+
+// TestTallyReadsCountersOnly damages every recipient and response row
+// after the answers are counted: Tally still answers from its counters,
+// since it never recounts.
+func TestTallyReadsCountersOnly(t *testing.T) {
+	ctx := t.Context()
+	st := openTest(t, nil)
+	seedSurvey(t, st, 30)
+	for i := range 20 {
+		_, err := st.RecordResponse(ctx, answer(fmt.Sprintf("r%d", i), anpi.UserID(fmt.Sprintf("u%05d", i)), t0.Add(time.Duration(i)*time.Second), "minor"))
+		require.NoError(t, err)
+	}
+	_, err := st.RecordResponse(ctx, answer("again", "u00000", t0.Add(time.Hour), "safe")) // a re-answer moves counts
+	require.NoError(t, err)
+	want, err := st.Tally(ctx, "s")
+	require.NoError(t, err)
+	require.NoError(t, execW(t, st, "UPDATE responses SET data = 'damaged'"))
+	require.NoError(t, execW(t, st, "UPDATE recipients SET data = 'damaged'"))
+	got, err := st.Tally(ctx, "s")
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.Equal(t, 30, got.Targets)
+	require.Equal(t, 20, got.Answered)
+	require.Equal(t, 19, got.Choices[anpi.QuestionSelf]["minor"])
+	require.Equal(t, 1, got.Choices[anpi.QuestionSelf]["safe"])
+	require.Len(t, got.AnswerSeconds, 20, "a re-answer keeps the first answer's time")
+	_, err = st.Responses(ctx, "s")
+	requireCode(t, anpi.Internal, err) // the damage is real
+}
