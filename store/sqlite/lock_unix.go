@@ -20,6 +20,9 @@ const lockSupported = true
 
 func lockFile(path string) (*fileLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, anpi.Errorf(anpi.InvalidArgument, "sqlite: open lock file %s: the directory does not exist: %w", path, err)
+	}
 	if err != nil {
 		return nil, anpi.Errorf(anpi.Unavailable, "sqlite: open lock file %s: %w", path, err)
 	}

@@ -185,6 +185,10 @@ func TestOpenOptions(t *testing.T) {
 	require.Contains(t, err.Error(), "Sealer")
 	_, err = Open(ctx, "", &Options{AllowPlaintextContacts: true})
 	requireCode(t, anpi.InvalidArgument, err)
+	if lockSupported {
+		_, err = Open(ctx, filepath.Join(dir, "missing", "x.db"), &Options{AllowPlaintextContacts: true})
+		requireCode(t, anpi.InvalidArgument, err)
+	}
 	_, err = Open(ctx, filepath.Join(dir, "b.db"), &Options{AllowPlaintextContacts: true, Synchronous: "sometimes"})
 	requireCode(t, anpi.InvalidArgument, err)
 	st, err := Open(ctx, filepath.Join(dir, "c.db"), &Options{AllowPlaintextContacts: true, Synchronous: Normal})
