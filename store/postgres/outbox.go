@@ -10,6 +10,7 @@ import (
 
 	"github.com/anpikit/anpi/anpi"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 const deliveryCols = "id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, lease_owner, lease_until, last_error, provider_id, created_at, updated_at, sent_at"
@@ -103,48 +104,18 @@ func (t *tx) EnqueueDeliveries(ctx context.Context, ds []*anpi.Delivery) (int, e
 			}
 		}
 	}
-	now := t.now()
-	n := 0
-	// Rows whose key exists (or comes earlier in ds) are skipped by ON
-	// CONFLICT on the key; a row whose ID is taken by a delivery with
-	// another key is AlreadyExists (the primary key is not the arbiter).
-	for start := 0; start < len(ds); start += enqueueChunk {
-		chunk := ds[start:min(start+enqueueChunk, len(ds))]
-		k := len(chunk)
-		var (
-			ids, surveys, users, chans, contacts, states, owners, errs, providers = make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k)
-			rounds, attempts                                                      = make([]int32, k), make([]int32, k)
-			next                                                                  = make([]int64, k)
-			created, updated, sent                                                = make([]*int64, k), make([]*int64, k), make([]*int64, k)
-		)
-		for i, d := range chunk {
-			c, u := utc(d.CreatedAt), utc(d.UpdatedAt)
-			if c.IsZero() {
-				c = now
-			}
-			if u.IsZero() {
-				u = c
-			}
-			ids[i], surveys[i], users[i], chans[i], contacts[i] = string(d.ID), string(d.SurveyID), string(d.UserID), string(d.Channel), string(d.ContactID)
-			states[i], owners[i], errs[i], providers[i] = string(d.State), "", d.LastError, d.ProviderID
-			rounds[i], attempts[i] = int32(d.Round), int32(d.Attempts)
-			next[i] = nextNanos(d.NextAttemptAt)
-			created[i], updated[i], sent[i] = nanos(c), nanos(u), nanos(d.SentAt)
+	// Only the first of several deliveries with one key counts.
+	keys := make(map[anpi.DeliveryKey]bool, len(ds))
+	uniq := make([]*anpi.Delivery, 0, len(ds))
+	for _, d := range ds {
+		if k := d.Key(); !keys[k] {
+			keys[k] = true
+			uniq = append(uniq, d)
 		}
-		tag, err := t.exec(ctx, op, `INSERT INTO {deliveries} (`+deliveryCols+`)
-			SELECT id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, lease_owner, NULL, last_error, provider_id, created_at, updated_at, sent_at
-			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::text[], ?::int[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[])
-				WITH ORDINALITY AS x(id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, lease_owner, last_error, provider_id, created_at, updated_at, sent_at, ord)
-			ORDER BY ord
-			ON CONFLICT (survey_id, user_id, channel, contact_id, round) DO NOTHING`,
-			ids, surveys, users, chans, contacts, rounds, states, attempts, next, owners, errs, providers, created, updated, sent)
-		if err != nil {
-			if anpi.Code(err) == anpi.AlreadyExists {
-				return 0, anpi.Errorf(anpi.AlreadyExists, "postgres: enqueue deliveries: a delivery id is taken by another delivery: %w", err)
-			}
-			return 0, err
-		}
-		n += int(tag.RowsAffected())
+	}
+	n, err := t.enqueue(ctx, uniq, t.now())
+	if err != nil {
+		return 0, err
 	}
 	if n > 0 {
 		if _, err := t.exec(ctx, op, "SELECT pg_notify(?, '')", t.s.notifyChannel()); err != nil {
@@ -152,6 +123,120 @@ func (t *tx) EnqueueDeliveries(ctx context.Context, ds []*anpi.Delivery) (int, e
 		}
 	}
 	return n, nil
+}
+
+// copyThreshold is the number of deliveries from which enqueue tries COPY
+// first.
+const copyThreshold = 1000
+
+// enqueue inserts deliveries with distinct keys. Many are first written
+// with COPY behind a savepoint: the common case, a new round of a send,
+// has no key stored yet, and COPY costs about half an INSERT … ON
+// CONFLICT. When COPY meets a unique violation (a key already stored, as
+// when escalation or crash recovery enqueues again, or an ID taken) it is
+// rolled back, and the deliveries are inserted in statements of
+// enqueueChunk rows, pipelined, with ON CONFLICT on the key DO NOTHING:
+// existing keys are skipped (waiting for concurrent transactions that
+// insert the same keys), and a taken ID is AlreadyExists.
+func (t *tx) enqueue(ctx context.Context, ds []*anpi.Delivery, now time.Time) (int, error) {
+	const op = "enqueue deliveries"
+	if len(ds) >= copyThreshold {
+		if _, err := t.exec(ctx, op, "SAVEPOINT enqueue"); err != nil {
+			return 0, err
+		}
+		copied, err := t.copyDeliveries(ctx, ds, now)
+		if err == nil {
+			_, err = t.exec(ctx, op, "RELEASE SAVEPOINT enqueue")
+			return int(copied), err
+		}
+		if anpi.Code(err) != anpi.AlreadyExists {
+			return 0, err
+		}
+		if _, err := t.exec(ctx, op, "ROLLBACK TO SAVEPOINT enqueue"); err != nil {
+			return 0, err
+		}
+	}
+	b := &pgx.Batch{}
+	q := t.s.sql(`INSERT INTO {deliveries} (` + deliveryCols + `)
+		SELECT id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, '', NULL, last_error, provider_id, created_at, updated_at, sent_at
+		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::text[], ?::int[], ?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[])
+			AS x(id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, last_error, provider_id, created_at, updated_at, sent_at)
+		ON CONFLICT (survey_id, user_id, channel, contact_id, round) DO NOTHING`)
+	for start := 0; start < len(ds); start += enqueueChunk {
+		b.Queue(q, deliveryArrays(ds[start:min(start+enqueueChunk, len(ds))], now)...)
+	}
+	br := t.q.SendBatch(ctx, b)
+	n := 0
+	var err error
+	for range b.Len() {
+		var tag pgconn.CommandTag
+		if tag, err = br.Exec(); err != nil {
+			break
+		}
+		n += int(tag.RowsAffected())
+	}
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		err = classify(op, err)
+		if anpi.Code(err) == anpi.AlreadyExists {
+			return 0, anpi.Errorf(anpi.AlreadyExists, "postgres: enqueue deliveries: a delivery id is taken by another delivery: %w", err)
+		}
+		return 0, err
+	}
+	return n, nil
+}
+
+// copyDeliveries writes deliveries with COPY (binary), the fastest way in;
+// it fails as a whole on a unique violation.
+func (t *tx) copyDeliveries(ctx context.Context, ds []*anpi.Delivery, now time.Time) (int64, error) {
+	rows := make([][]any, len(ds))
+	for i, d := range ds {
+		c, u := utc(d.CreatedAt), utc(d.UpdatedAt)
+		if c.IsZero() {
+			c = now
+		}
+		if u.IsZero() {
+			u = c
+		}
+		rows[i] = []any{string(d.ID), string(d.SurveyID), string(d.UserID), string(d.Channel), string(d.ContactID), int32(d.Round), string(d.State), int32(d.Attempts),
+			nextNanos(d.NextAttemptAt), "", nil, d.LastError, d.ProviderID, nanos(c), nanos(u), nanos(d.SentAt)}
+	}
+	n, err := t.q.CopyFrom(ctx, pgx.Identifier{t.s.schema, "deliveries"}, deliveryColumns(), pgx.CopyFromRows(rows))
+	if err != nil {
+		return 0, classify("enqueue deliveries: copy", err)
+	}
+	return n, nil
+}
+
+// deliveryColumns returns the columns of deliveryCols, for COPY.
+func deliveryColumns() []string { return strings.Split(deliveryCols, ", ") }
+
+// deliveryArrays turns deliveries into the column arrays of an unnest.
+func deliveryArrays(chunk []*anpi.Delivery, now time.Time) []any {
+	k := len(chunk)
+	var (
+		ids, surveys, users, chans, contacts, states, errs, providers = make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k)
+		rounds, attempts                                              = make([]int32, k), make([]int32, k)
+		next                                                          = make([]int64, k)
+		created, updated, sent                                        = make([]*int64, k), make([]*int64, k), make([]*int64, k)
+	)
+	for i, d := range chunk {
+		c, u := utc(d.CreatedAt), utc(d.UpdatedAt)
+		if c.IsZero() {
+			c = now
+		}
+		if u.IsZero() {
+			u = c
+		}
+		ids[i], surveys[i], users[i], chans[i], contacts[i] = string(d.ID), string(d.SurveyID), string(d.UserID), string(d.Channel), string(d.ContactID)
+		states[i], errs[i], providers[i] = string(d.State), d.LastError, d.ProviderID
+		rounds[i], attempts[i] = int32(d.Round), int32(d.Attempts)
+		next[i] = nextNanos(d.NextAttemptAt)
+		created[i], updated[i], sent[i] = nanos(c), nanos(u), nanos(d.SentAt)
+	}
+	return []any{ids, surveys, users, chans, contacts, rounds, states, attempts, next, errs, providers, created, updated, sent}
 }
 
 // claimOrder orders deliveries as claims take them: NextAttemptAt, then ID.

@@ -566,3 +566,51 @@ func TestWaitForDeliveries(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkEnqueueFallback enqueues more than copyThreshold deliveries,
+// some with keys already stored or repeated in the batch: COPY fails, and
+// the ON CONFLICT path skips exactly those. A taken ID is AlreadyExists
+// and adds nothing.
+func TestBulkEnqueueFallback(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t, nil)
+	require.NoError(t, st.CreateSurvey(ctx, &anpi.Survey{ID: "s", Kind: anpi.ManualSurvey, Title: "t", Form: anpi.DefaultForm(), Status: anpi.Open, CreatedAt: t0}))
+	mk := func(id string, user int) *anpi.Delivery {
+		return &anpi.Delivery{ID: anpi.DeliveryID(id), SurveyID: "s", UserID: anpi.UserID(fmt.Sprintf("u%05d", user)), Channel: anpi.EmailChannel, State: anpi.Queued, NextAttemptAt: t0}
+	}
+	var first []*anpi.Delivery
+	for i := range 1500 {
+		first = append(first, mk(fmt.Sprintf("a%05d", i), i))
+	}
+	n, err := st.EnqueueDeliveries(ctx, first)
+	require.NoError(t, err)
+	require.Equal(t, 1500, n)
+
+	var second []*anpi.Delivery
+	for i := 1000; i < 2500; i++ { // 500 stored keys, 1000 new ones
+		second = append(second, mk(fmt.Sprintf("b%05d", i), i))
+	}
+	second = append(second, mk("b-dup", 2400)) // a key repeated in the batch
+	n, err = st.EnqueueDeliveries(ctx, second)
+	require.NoError(t, err)
+	require.Equal(t, 1000, n)
+	_, err = st.GetDelivery(ctx, "b01000")
+	requireCode(t, anpi.NotFound, err)
+	_, err = st.GetDelivery(ctx, "b-dup")
+	requireCode(t, anpi.NotFound, err)
+	d, err := st.GetDelivery(ctx, "b02400")
+	require.NoError(t, err)
+	require.Equal(t, anpi.UserID("u02400"), d.UserID)
+
+	var third []*anpi.Delivery
+	for i := 5000; i < 6200; i++ {
+		third = append(third, mk(fmt.Sprintf("c%05d", i), i))
+	}
+	third = append(third, mk("a00007", 9999)) // an ID taken by another key
+	_, err = st.EnqueueDeliveries(ctx, third)
+	requireCode(t, anpi.AlreadyExists, err)
+	counts, err := st.CountDeliveries(ctx, "s")
+	require.NoError(t, err)
+	require.Equal(t, map[anpi.DeliveryState]int{anpi.Queued: 2500}, counts)
+}

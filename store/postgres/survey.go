@@ -175,7 +175,11 @@ func (t *tx) DeleteSurvey(ctx context.Context, id anpi.SurveyID) error {
 		return anpi.Errorf(anpi.FailedPrecondition, "postgres: delete survey %s: it is %s; only a draft can be deleted", id, s.Status)
 	}
 	delete(t.pending, id)
-	// Recipients, responses, deliveries and counters go with it (ON DELETE CASCADE).
+	// Recipients, responses and counters go with it (ON DELETE CASCADE);
+	// deliveries have no foreign key.
+	if _, err := t.exec(ctx, "delete survey "+string(id), "DELETE FROM {deliveries} WHERE survey_id = ?", string(id)); err != nil {
+		return err
+	}
 	_, err = t.exec(ctx, "delete survey "+string(id), "DELETE FROM {surveys} WHERE id = ?", string(id))
 	return err
 }

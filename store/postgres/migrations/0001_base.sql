@@ -97,9 +97,12 @@ CREATE TABLE responses (
 );
 CREATE INDEX responses_user ON responses (survey_id, user_id, rid);
 
+-- No foreign key to surveys: checking it would lock the survey row once
+-- per enqueued delivery (100,000 at a time); the store checks that the
+-- survey exists, and DeleteSurvey removes a draft's deliveries itself.
 CREATE TABLE deliveries (
 	id          text PRIMARY KEY,
-	survey_id   text NOT NULL REFERENCES surveys (id) ON DELETE CASCADE,
+	survey_id   text NOT NULL,
 	user_id     text NOT NULL,
 	channel     text NOT NULL,
 	contact_id  text NOT NULL,
@@ -119,7 +122,6 @@ CREATE TABLE deliveries (
 -- Claims scan this index in claim order; it holds only the rows a claim
 -- may take (or skip while their lease runs).
 CREATE INDEX deliveries_claim ON deliveries (next_at, id) WHERE state IN ('queued', 'failed_temporary', 'sending');
-CREATE INDEX deliveries_survey_state ON deliveries (survey_id, state);
 
 -- seq comes from audit_seq, a one-row counter locked until commit, so
 -- entries become visible in seq order and a rolled-back one leaves no gap.
