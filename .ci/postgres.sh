@@ -19,9 +19,10 @@
 #                  durability benchmarks need on)
 #
 # Running as root is expected (CI); the server itself runs as the postgres
-# user. A server left behind by an earlier run on the same port is stopped
-# when its data directory was made by this script; any other listener on the
-# port is an error.
+# user. Calling anpi_pg_start again in the same shell is a no-op. A cluster
+# this script started from a shell that has since died (a run killed before
+# anpi_pg_stop) is stopped and removed; one owned by another live shell, or
+# any other listener on the port, is an error.
 
 anpi_pg_log() { printf 'postgres.sh: %s\n' "$*" >&2; }
 
@@ -32,7 +33,7 @@ anpi_pg__port_busy() {
 
 anpi_pg_start() {
 	local port="${ANPI_PG_PORT:-55432}" fsync="${ANPI_PG_FSYNC:-off}"
-	local pgbin initdb old pid i
+	local pgbin initdb old owner i
 	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 		anpi_pg_log "installing postgresql (apt-get)"
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
@@ -42,22 +43,30 @@ anpi_pg_start() {
 	initdb="$pgbin/initdb"
 	[ -x "$initdb" ] || { anpi_pg_log "no initdb under $pgbin"; return 1; }
 
-	# A cluster left behind by an earlier run (killed before anpi_pg_stop):
-	# its data directory is recorded in a marker file; stop it.
+	# A cluster of this script on the port: started by this shell (calling
+	# again is a no-op), left behind by a run that died before anpi_pg_stop
+	# (stop it), or owned by another live shell (fail: it may be running
+	# tests right now).
 	for old in /tmp/anpi-pg.*; do
 		[ -f "$old/anpi-pg-port" ] || continue
 		[ "$(cat "$old/anpi-pg-port")" = "$port" ] || continue
+		owner=$(cat "$old/anpi-pg-owner" 2>/dev/null || true)
+		if [ "$owner" = "$$" ] && [ "${ANPI_PG_DATA:-}" = "$old" ] && anpi_pg__port_busy "$port"; then
+			anpi_pg_log "already running on 127.0.0.1:$port (data in $old)"
+			export ANPI_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/anpi_test?sslmode=disable"
+			return 0
+		fi
+		if [ -n "$owner" ] && [ "$owner" != "$$" ] && kill -0 "$owner" 2>/dev/null; then
+			anpi_pg_log "127.0.0.1:$port is used by a cluster of shell $owner, still running (data in $old); set ANPI_PG_PORT or stop it"
+			return 1
+		fi
 		anpi_pg_log "stopping a cluster left by an earlier run in $old"
-		su postgres -c "$pgbin/pg_ctl -D '$old' -m immediate -w stop" >/dev/null 2>&1
+		su postgres -c "$pgbin/pg_ctl -D '$old/db' -m immediate -w stop" >/dev/null 2>&1 || true
 		rm -rf "$old"
 	done
-	if anpi_pg__port_busy "$port"; then
-		anpi_pg_log "127.0.0.1:$port is in use by something this script did not start; set ANPI_PG_PORT or stop it"
-		return 1
-	fi
-
 	ANPI_PG_DATA=$(mktemp -d /tmp/anpi-pg.XXXXXX) || return 1
 	echo "$port" >"$ANPI_PG_DATA/anpi-pg-port"
+	echo "$$" >"$ANPI_PG_DATA/anpi-pg-owner"
 	ANPI_PG_BIN=$pgbin
 	ANPI_PG_DB="$ANPI_PG_DATA/db"
 	mkdir "$ANPI_PG_DB" && chown -R postgres:postgres "$ANPI_PG_DATA" || return 1
@@ -86,7 +95,7 @@ anpi_pg_stop() {
 	[ -n "${ANPI_PG_DATA:-}" ] || return 0
 	if [ -d "$ANPI_PG_DATA/db" ]; then
 		su postgres -c "$ANPI_PG_BIN/pg_ctl -D '$ANPI_PG_DATA/db' -m fast -w stop" >/dev/null 2>&1 ||
-			su postgres -c "$ANPI_PG_BIN/pg_ctl -D '$ANPI_PG_DATA/db' -m immediate -w stop" >/dev/null 2>&1
+			su postgres -c "$ANPI_PG_BIN/pg_ctl -D '$ANPI_PG_DATA/db' -m immediate -w stop" >/dev/null 2>&1 || true
 	fi
 	rm -rf "$ANPI_PG_DATA"
 	unset ANPI_PG_DATA ANPI_TEST_POSTGRES_URL
