@@ -64,29 +64,38 @@ anpi_pg_start() {
 		su postgres -c "$pgbin/pg_ctl -D '$old/db' -m immediate -w stop" >/dev/null 2>&1 || true
 		rm -rf "$old"
 	done
+	if anpi_pg__port_busy "$port"; then
+		anpi_pg_log "127.0.0.1:$port is in use by something this script did not start; set ANPI_PG_PORT or stop it"
+		return 1
+	fi
 	ANPI_PG_DATA=$(mktemp -d /tmp/anpi-pg.XXXXXX) || return 1
 	echo "$port" >"$ANPI_PG_DATA/anpi-pg-port"
 	echo "$$" >"$ANPI_PG_DATA/anpi-pg-owner"
 	ANPI_PG_BIN=$pgbin
 	ANPI_PG_DB="$ANPI_PG_DATA/db"
-	mkdir "$ANPI_PG_DB" && chown -R postgres:postgres "$ANPI_PG_DATA" || return 1
+	export ANPI_PG_DATA ANPI_PG_BIN
+	if ! { mkdir "$ANPI_PG_DB" && chown -R postgres:postgres "$ANPI_PG_DATA"; }; then
+		anpi_pg_stop
+		return 1
+	fi
 	if ! su postgres -c "$initdb -D '$ANPI_PG_DB' -A trust -U postgres -E UTF8 --locale=C.UTF-8" >/dev/null; then
 		anpi_pg_log "initdb failed"
+		anpi_pg_stop
 		return 1
 	fi
 	if ! su postgres -c "$pgbin/pg_ctl -D '$ANPI_PG_DB' -l '$ANPI_PG_DATA/log' -w -o \"-c listen_addresses=127.0.0.1 -p $port -k '$ANPI_PG_DATA' -c fsync=$fsync -c max_connections=200\" start" >/dev/null; then
 		anpi_pg_log "pg_ctl start failed; log follows"
 		cat "$ANPI_PG_DATA/log" >&2
+		anpi_pg_stop
 		return 1
 	fi
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		if su postgres -c "$pgbin/psql -q -h 127.0.0.1 -p $port -U postgres -c 'CREATE DATABASE anpi_test'" >/dev/null 2>&1; then
 			break
 		fi
-		[ "$i" = 10 ] && { anpi_pg_log "CREATE DATABASE failed"; return 1; }
+		[ "$i" = 10 ] && { anpi_pg_log "CREATE DATABASE failed"; anpi_pg_stop; return 1; }
 		sleep 0.5
 	done
-	export ANPI_PG_DATA ANPI_PG_BIN
 	export ANPI_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/anpi_test?sslmode=disable"
 	anpi_pg_log "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (fsync=$fsync), data in $ANPI_PG_DATA"
 }
