@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
-	"slices"
 
 	"github.com/anpikit/anpi/anpi"
 )
@@ -164,36 +163,68 @@ func (t *tx) PutRule(ctx context.Context, r *anpi.RuleRecord) error {
 		return anpi.Errorf(anpi.FailedPrecondition, "sqlite: put rule %s: version %d is stale (stored version %d)", r.ID, r.Version, stored)
 	}
 	c := *r
-	c.Spec = json.RawMessage(slices.Clone([]byte(r.Spec)))
 	c.Version = stored + 1
 	c.UpdatedAt = utc(c.UpdatedAt)
 	if c.UpdatedAt.IsZero() {
 		c.UpdatedAt = t.now()
 	}
+	// The spec is kept apart, byte for byte: inside the record JSON would
+	// compact and re-escape it.
+	spec := []byte(c.Spec)
+	c.Spec = nil
 	data, err := encode(op, &c)
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, op, "INSERT OR REPLACE INTO rules (id, version, data) VALUES (?, ?, ?)", c.ID, c.Version, data)
+	_, err = t.exec(ctx, op, "INSERT OR REPLACE INTO rules (id, version, spec, data) VALUES (?, ?, ?, ?)", c.ID, c.Version, spec, data)
 	return err
+}
+
+// rules lists the rules matching where, by ID.
+func (t *tx) rules(ctx context.Context, op, where string, args ...any) ([]*anpi.RuleRecord, error) {
+	rows, err := t.q.QueryContext(ctx, "SELECT spec, data FROM rules WHERE "+where+" ORDER BY id", args...)
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	defer rows.Close()
+	out := []*anpi.RuleRecord{}
+	for rows.Next() {
+		var spec, data []byte
+		if err := rows.Scan(&spec, &data); err != nil {
+			return nil, classify(op, err)
+		}
+		r := new(anpi.RuleRecord)
+		if err := decode(op, data, r); err != nil {
+			return nil, err
+		}
+		r.Spec = json.RawMessage(spec)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(op, err)
+	}
+	return out, nil
 }
 
 func (t *tx) GetRule(ctx context.Context, id string) (*anpi.RuleRecord, error) {
 	if err := t.begin(ctx); err != nil {
 		return nil, err
 	}
-	r, err := getByID[anpi.RuleRecord](t, ctx, "get rule", "rules", id)
-	if err == nil && r == nil {
-		err = anpi.Errorf(anpi.NotFound, "sqlite: rule %s does not exist", id)
+	rs, err := t.rules(ctx, "get rule", "id = ?", id)
+	if err != nil {
+		return nil, err
 	}
-	return r, err
+	if len(rs) == 0 {
+		return nil, anpi.Errorf(anpi.NotFound, "sqlite: rule %s does not exist", id)
+	}
+	return rs[0], nil
 }
 
 func (t *tx) ListRules(ctx context.Context) ([]*anpi.RuleRecord, error) {
 	if err := t.begin(ctx); err != nil {
 		return nil, err
 	}
-	return list[anpi.RuleRecord](t, ctx, "list rules", "SELECT data FROM rules ORDER BY id")
+	return t.rules(ctx, "list rules", "1")
 }
 
 func (t *tx) DeleteRule(ctx context.Context, id string) error {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -590,4 +591,19 @@ func TestTallyReadsCountersOnly(t *testing.T) {
 	require.Len(t, got.AnswerSeconds, 20, "a re-answer keeps the first answer's time")
 	_, err = st.Responses(ctx, "s")
 	requireCode(t, anpi.Internal, err) // the damage is real
+}
+
+func TestRuleSpecKeptByteForByte(t *testing.T) {
+	ctx := t.Context()
+	st := openTest(t, nil)
+	spec := json.RawMessage("{ \"area\": \"<350>\",\n  \"min\": \"5-\" }")
+	require.NoError(t, st.PutRule(ctx, &anpi.RuleRecord{ID: "r", Name: "能登", Enabled: true, Spec: spec, UpdatedAt: t0}))
+	r, err := st.GetRule(ctx, "r")
+	require.NoError(t, err)
+	require.Equal(t, string(spec), string(r.Spec))
+	require.Equal(t, 1, r.Version)
+	rs, err := st.ListRules(ctx)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	require.Equal(t, string(spec), string(rs[0].Spec))
 }

@@ -59,9 +59,11 @@ CREATE TABLE templates (
 	data BLOB NOT NULL
 );
 
+-- spec keeps the rule's JSON byte for byte; data is the rest of the record.
 CREATE TABLE rules (
 	id      TEXT PRIMARY KEY,
 	version INTEGER NOT NULL,
+	spec    BLOB NOT NULL,
 	data    BLOB NOT NULL
 );
 
