@@ -237,7 +237,7 @@ func (t *tx) AdminUserView(ctx context.Context, user anpi.UserID) (*anpi.AdminUs
 // contact sealed with an older key (and seals private contacts stored in
 // the clear before a Sealer was configured). It works in transactions of
 // batch rows (default 500 when batch ≤ 0), so a large directory does not
-// hold the writer for long, and returns how many contacts it re-sealed. It
+// hold row locks for long, and returns how many contacts it re-sealed. It
 // can be interrupted and run again.
 func (s *Store) RotateSealed(ctx context.Context, batch int) (n int, err error) {
 	if s.sealer == nil {

@@ -39,9 +39,11 @@
 // order through a partial index with FOR UPDATE SKIP LOCKED and leases them
 // in the same statement, so any number of claimers, in any number of
 // processes, take different deliveries without waiting for one another and
-// without a delivery going to two of them. EnqueueDeliveries inserts in
-// multi-row statements (unnest arrays, ON CONFLICT on the delivery key DO
-// NOTHING, so existing keys are skipped) and sends a NOTIFY that
+// without a delivery going to two of them. EnqueueDeliveries writes large
+// batches with COPY behind a savepoint; when a key is already stored
+// (escalation, crash recovery) it rolls back to the savepoint and inserts
+// in pipelined multi-row statements with ON CONFLICT on the delivery key
+// DO NOTHING, so existing keys are skipped. It also sends a NOTIFY that
 // WaitForDeliveries receives, so idle dispatchers need not poll often.
 //
 // # Group commit

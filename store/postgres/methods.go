@@ -8,8 +8,9 @@ import (
 )
 
 // The methods below run one operation of anpi.Tx in a transaction of its
-// own: writes on the writer connection (all or nothing), reads on a reader
-// connection. Their documentation is on the anpi.Tx interfaces.
+// own: writes in a read-write transaction (all or nothing, run again after
+// a serialization failure or a deadlock), reads in a read-only one. Their
+// documentation is on the anpi.Tx interfaces.
 
 // CreateUser implements anpi.DirectoryTx.
 func (s *Store) CreateUser(ctx context.Context, u *anpi.User) error {
@@ -231,13 +232,18 @@ func (s *Store) Recipients(ctx context.Context, sv anpi.SurveyID) ([]anpi.Recipi
 	return view(s, ctx, func(t *tx) ([]anpi.Recipient, error) { return t.Recipients(ctx, sv) })
 }
 
-// EnqueueDeliveries implements anpi.OutboxTx.
+// EnqueueDeliveries implements anpi.OutboxTx. A thousand deliveries or
+// more are written with COPY; when a key is already stored, they are
+// inserted again with INSERT … ON CONFLICT DO NOTHING. A NOTIFY tells
+// WaitForDeliveries, in every replica, once the transaction commits.
 func (s *Store) EnqueueDeliveries(ctx context.Context, ds []*anpi.Delivery) (int, error) {
 	return write(s, ctx, func(t *tx) (int, error) { return t.EnqueueDeliveries(ctx, ds) })
 }
 
-// ClaimDeliveries implements anpi.OutboxTx. It looks only at deliveries
-// that are due or whose lease expired, through per-channel heaps.
+// ClaimDeliveries implements anpi.OutboxTx. One statement selects the
+// claimable deliveries in claim order through a partial index, locks them
+// with FOR UPDATE SKIP LOCKED and leases them, so claimers in any number
+// of replicas never wait for one another nor get the same delivery.
 func (s *Store) ClaimDeliveries(ctx context.Context, req anpi.ClaimRequest) ([]*anpi.Delivery, error) {
 	return write(s, ctx, func(t *tx) ([]*anpi.Delivery, error) { return t.ClaimDeliveries(ctx, req) })
 }
@@ -306,7 +312,8 @@ func (s *Store) Responses(ctx context.Context, sv anpi.SurveyID) ([]*anpi.Respon
 	return view(s, ctx, func(t *tx) ([]*anpi.Response, error) { return t.Responses(ctx, sv) })
 }
 
-// Tally implements anpi.ResponseTx.
+// Tally implements anpi.ResponseTx. It reads the counter rows in one
+// pipeline straight on the pool, without a transaction to begin and end.
 func (s *Store) Tally(ctx context.Context, sv anpi.SurveyID) (*anpi.Tally, error) {
 	// One pipeline straight on the pool: no transaction to begin and end.
 	if err := s.check(ctx); err != nil {

@@ -244,6 +244,7 @@ func (st *Store) readTally(ctx context.Context, qr batcher, s anpi.SurveyID) (*a
 	if len(secs) != len(ns) {
 		return nil, anpi.Errorf(anpi.Internal, "postgres: tally: %d seconds but %d counts", len(secs), len(ns))
 	}
+	tl.AnswerSeconds = make(map[int64]int, len(secs))
 	for i, sec := range secs {
 		tl.AnswerSeconds[sec] = int(ns[i])
 	}
