@@ -157,7 +157,7 @@ func (t *tx) PutRule(ctx context.Context, r *anpi.RuleRecord) error {
 	}
 	op := "put rule " + r.ID
 	stored := 0
-	if _, err := t.one(ctx, op, "SELECT version FROM {rules} WHERE id = ?", []any{r.ID}, &stored); err != nil {
+	if _, err := t.one(ctx, op, "SELECT version FROM {rules} WHERE id = ? FOR UPDATE", []any{r.ID}, &stored); err != nil {
 		return err
 	}
 	if r.Version != 0 && r.Version != stored {

@@ -128,7 +128,9 @@ func (t *tx) PutContact(ctx context.Context, c *anpi.Contact) error {
 		return wrap("put contact", err)
 	}
 	op := "put contact " + string(c.ID)
-	if ok, err := t.userExists(ctx, op, c.UserID); err != nil {
+	// The user row stays locked, so concurrent puts for one user see each
+	// other's contacts when they check the limits.
+	if ok, err := t.exists(ctx, op, "SELECT 1 FROM {users} WHERE id = ? FOR UPDATE", string(c.UserID)); err != nil {
 		return err
 	} else if !ok {
 		return anpi.Errorf(anpi.NotFound, "postgres: put contact %s: user %s does not exist", c.ID, c.UserID)
@@ -204,6 +206,9 @@ func (t *tx) RecordContactCheck(ctx context.Context, id anpi.ContactID, check an
 		return err
 	}
 	op := "record check of contact " + string(id)
+	if _, err := t.exists(ctx, op, "SELECT 1 FROM {contacts} WHERE id = ? FOR UPDATE", string(id)); err != nil {
+		return err
+	}
 	c, err := t.getContact(ctx, op, id)
 	if err != nil {
 		return err

@@ -233,8 +233,19 @@ func (t *tx) CountUsers(ctx context.Context) (int, error) {
 }
 
 func (t *tx) getDepartment(ctx context.Context, op string, id anpi.DepartmentID) (*anpi.Department, error) {
+	return t.readDepartment(ctx, op, id, "")
+}
+
+// lockDepartment is getDepartment for a write: the row stays locked until
+// the commit, so that a department is not deleted while a child is added
+// under it, nor a child added while it is deleted.
+func (t *tx) lockDepartment(ctx context.Context, op string, id anpi.DepartmentID) (*anpi.Department, error) {
+	return t.readDepartment(ctx, op, id, " FOR UPDATE")
+}
+
+func (t *tx) readDepartment(ctx context.Context, op string, id anpi.DepartmentID, suffix string) (*anpi.Department, error) {
 	var data []byte
-	ok, err := t.one(ctx, op, "SELECT data FROM {departments} WHERE id = ?", []any{string(id)}, &data)
+	ok, err := t.one(ctx, op, "SELECT data FROM {departments} WHERE id = ?"+suffix, []any{string(id)}, &data)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -258,7 +269,7 @@ func (t *tx) CreateDepartment(ctx context.Context, d *anpi.Department) error {
 		return anpi.Errorf(anpi.AlreadyExists, "postgres: create department %s: already exists", d.ID)
 	}
 	if d.ParentID != "" {
-		if p, err := t.getDepartment(ctx, "create department", d.ParentID); err != nil {
+		if p, err := t.lockDepartment(ctx, "create department", d.ParentID); err != nil {
 			return err
 		} else if p == nil {
 			return anpi.Errorf(anpi.NotFound, "postgres: create department %s: parent %s does not exist", d.ID, d.ParentID)
@@ -294,7 +305,7 @@ func (t *tx) UpdateDepartment(ctx context.Context, d *anpi.Department) error {
 	if err := d.Validate(); err != nil {
 		return wrap("update department", err)
 	}
-	old, err := t.getDepartment(ctx, "update department", d.ID)
+	old, err := t.lockDepartment(ctx, "update department", d.ID)
 	if err != nil {
 		return err
 	}
@@ -323,7 +334,7 @@ func (t *tx) DeleteDepartment(ctx context.Context, id anpi.DepartmentID) error {
 		return err
 	}
 	op := "delete department " + string(id)
-	if d, err := t.getDepartment(ctx, op, id); err != nil {
+	if d, err := t.lockDepartment(ctx, op, id); err != nil {
 		return err
 	} else if d == nil {
 		return anpi.Errorf(anpi.NotFound, "postgres: delete department %s: does not exist", id)

@@ -614,3 +614,56 @@ func TestBulkEnqueueFallback(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[anpi.DeliveryState]int{anpi.Queued: 2500}, counts)
 }
+
+// TestAnswersAcrossReplicas has two stores on one schema record answers,
+// and answers again, for the same few users at once: row locks order
+// them, each re-answer moves the counts from the answer it replaced, and
+// the counters equal a recount.
+func TestAnswersAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url, schema := testSchema(t)
+	var stores []*Store
+	for range 3 {
+		st, err := Open(ctx, url, &Options{Schema: schema, AllowPlaintextContacts: true, GroupCommitWindow: -1})
+		require.NoError(t, err)
+		defer st.Close()
+		stores = append(stores, st)
+	}
+	seedSurvey(t, stores[0], 5)
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for r, st := range stores {
+		for g := range 4 {
+			wg.Go(func() {
+				for i := range 40 {
+					u := anpi.UserID(fmt.Sprintf("u%05d", (i+g)%5))
+					resp := answer(fmt.Sprintf("r%d-%d-%d", r, g, i), u, t0.Add(time.Duration(i)*time.Second), []string{"safe", "minor", "serious"}[(i+r)%3])
+					var err error
+					if g%2 == 0 {
+						_, err = st.RecordResponse(ctx, resp)
+					} else {
+						err = st.InTx(ctx, func(tx anpi.Tx) error { _, err := tx.RecordResponse(ctx, resp); return err })
+					}
+					if err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	verifyTally(t, stores[0], "s")
+	tl, err := stores[1].Tally(ctx, "s")
+	require.NoError(t, err)
+	require.Equal(t, 5, tl.Answered)
+	n := 0
+	for _, c := range tl.Choices[anpi.QuestionSelf] {
+		n += c
+	}
+	require.Equal(t, 5, n, "one current answer per user")
+}

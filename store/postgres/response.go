@@ -32,8 +32,8 @@ type userKey struct {
 
 // recordResponses records a batch of answers in the transaction, in two
 // round trips whatever its size: one pipeline reads the surveys (FOR
-// SHARE), the recipients with their current answers (locked FOR UPDATE, in
-// key order) and the response IDs already recorded; a second one inserts
+// SHARE), the recipients (locked FOR UPDATE, in key order), then their
+// current answers and the response IDs already recorded; a second one inserts
 // the new responses and moves each recipient's current answer. The tally
 // changes are folded into the transaction's pending counters. An answer
 // refused for its own reasons (not a recipient, survey not open, invalid)
@@ -74,11 +74,17 @@ func (t *tx) recordResponses(ctx context.Context, rs []*anpi.Response) ([]record
 	// for the same recipient is seen.
 	b := &pgx.Batch{}
 	b.Queue(t.s.sql("SELECT id, data FROM {surveys} WHERE id = ANY(?::text[]) ORDER BY id FOR SHARE"), surveyIDs)
-	b.Queue(t.s.sql(`SELECT r.survey_id, r.user_id, r.data, p.data
-		FROM {recipients} r LEFT JOIN {responses} p ON p.id = r.cur
-		WHERE (r.survey_id, r.user_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))
-		ORDER BY r.survey_id, r.user_id
-		FOR UPDATE OF r`), keyS, keyU)
+	b.Queue(t.s.sql(`SELECT survey_id, user_id, data FROM {recipients}
+		WHERE (survey_id, user_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))
+		ORDER BY survey_id, user_id
+		FOR UPDATE`), keyS, keyU)
+	// The current answers are read by a statement of their own, after the
+	// locks are held: a join in the locking statement would pair a row
+	// that another transaction changed meanwhile with the answer of the
+	// statement's older snapshot.
+	b.Queue(t.s.sql(`SELECT r.survey_id, r.user_id, p.data
+		FROM {recipients} r JOIN {responses} p ON p.id = r.cur
+		WHERE (r.survey_id, r.user_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))`), keyS, keyU)
 	b.Queue(t.s.sql("SELECT id FROM {responses} WHERE id = ANY(?::text[])"), respIDs)
 	surveys := map[anpi.SurveyID]*anpi.Survey{}
 	type recState struct {
@@ -108,19 +114,27 @@ func (t *tx) recordResponses(ctx context.Context, rs []*anpi.Response) ([]record
 			return classify(op, err)
 		}
 		var sid, uid string
-		if _, err := pgx.ForEachRow(rows, []any{&sid, &uid, &data, &cur}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&sid, &uid, &data}, func() error {
 			st := &recState{}
 			if err := decode(op, data, &st.rec); err != nil {
 				return err
 			}
-			if cur != nil {
-				st.cur = new(anpi.Response)
-				if err := decode(op, cur, st.cur); err != nil {
-					return err
-				}
-			}
 			recs[userKey{anpi.SurveyID(sid), anpi.UserID(uid)}] = st
 			return nil
+		}); err != nil {
+			return classify(op, err)
+		}
+		rows, err = br.Query()
+		if err != nil {
+			return classify(op, err)
+		}
+		if _, err := pgx.ForEachRow(rows, []any{&sid, &uid, &cur}, func() error {
+			st := recs[userKey{anpi.SurveyID(sid), anpi.UserID(uid)}]
+			if st == nil {
+				return nil // cannot happen: the row is locked
+			}
+			st.cur = new(anpi.Response)
+			return decode(op, cur, st.cur)
 		}); err != nil {
 			return classify(op, err)
 		}
