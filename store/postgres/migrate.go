@@ -72,8 +72,17 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 		if _, err := q.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", migrationLockKey+s.schema); err != nil {
 			return classify("migrate: lock", err)
 		}
-		if _, err := q.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+s.ident); err != nil {
-			return classify("migrate: create schema "+s.schema, err)
+		// CREATE SCHEMA needs the CREATE privilege on the database even
+		// with IF NOT EXISTS: ask first, so a role without it can use a
+		// schema its administrator made.
+		var exists bool
+		if err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", s.schema).Scan(&exists); err != nil {
+			return classify("migrate: look for schema "+s.schema, err)
+		}
+		if !exists {
+			if _, err := q.Exec(ctx, "CREATE SCHEMA "+s.ident); err != nil {
+				return classify("migrate: create schema "+s.schema, err)
+			}
 		}
 		if _, err := q.Exec(ctx, s.sql(`CREATE TABLE IF NOT EXISTS {schema_version} (
 			version    integer PRIMARY KEY,
