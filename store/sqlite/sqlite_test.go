@@ -519,12 +519,13 @@ func TestClassify(t *testing.T) {
 }
 
 // TestGroupCommitQueueBounded holds the writer in a transaction so that
-// the committer cannot commit: answers pile up in its queue (capacity 1),
-// and a caller whose context ends while waiting gets Unavailable. Once the
-// writer is free the others commit.
+// the committer cannot commit: it holds one answer (batches of one here),
+// the next fills its queue (capacity 1), and a third caller waits to
+// enqueue; when his context ends he gets Unavailable. Once the writer is
+// free the others commit.
 func TestGroupCommitQueueBounded(t *testing.T) {
 	ctx := t.Context()
-	st := openTest(t, &Options{GroupCommitQueue: 1, GroupCommitWindow: -1})
+	st := openTest(t, &Options{GroupCommitQueue: 1, GroupCommitMax: 1, GroupCommitWindow: -1})
 	seedSurvey(t, st, 3)
 	entered, release := make(chan struct{}), make(chan struct{})
 	txDone := make(chan error, 1)
