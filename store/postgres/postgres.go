@@ -331,12 +331,13 @@ func write[T any](s *Store, ctx context.Context, fn func(t *tx) (T, error)) (T, 
 
 // PostgreSQL error codes this package reacts to.
 const (
-	pgUniqueViolation      = "23505"
-	pgForeignKeyViolation  = "23503"
-	pgSerializationFailure = "40001"
-	pgDeadlockDetected     = "40P01"
-	pgQueryCanceled        = "57014"
-	pgLockNotAvailable     = "55P03"
+	pgUniqueViolation       = "23505"
+	pgForeignKeyViolation   = "23503"
+	pgSerializationFailure  = "40001"
+	pgDeadlockDetected      = "40P01"
+	pgQueryCanceled         = "57014"
+	pgLockNotAvailable      = "55P03"
+	pgInsufficientPrivilege = "42501"
 )
 
 // retryable reports whether err is a serialization failure or a deadlock:
@@ -350,8 +351,8 @@ func retryable(err error) bool {
 }
 
 // classify turns an error from pgx or PostgreSQL into an *anpi.Error:
-// unique violations are AlreadyExists, foreign-key violations
-// FailedPrecondition, bad data (class 22) InvalidArgument; connection
+// unique violations are AlreadyExists, foreign-key violations and missing
+// privileges FailedPrecondition, bad data (class 22) InvalidArgument; connection
 // failures, a server shutting down or short of resources, serialization
 // failures, deadlocks and a cancelled context are Unavailable; the rest
 // Internal. Errors that already carry a code keep it.
@@ -376,6 +377,8 @@ func classify(op string, err error) error {
 			code = anpi.FailedPrecondition
 		case strings.HasPrefix(pe.Code, "22"): // data exception: a NUL in text, a number out of range
 			code = anpi.InvalidArgument
+		case pe.Code == pgInsufficientPrivilege: // the database's set-up forbids it: for its administrator to fix
+			code = anpi.FailedPrecondition
 		case pe.Code == pgSerializationFailure, pe.Code == pgDeadlockDetected, pe.Code == pgQueryCanceled, pe.Code == pgLockNotAvailable,
 			strings.HasPrefix(pe.Code, "08"), // connection exception
 			strings.HasPrefix(pe.Code, "53"), // insufficient resources (too many connections, disk full)

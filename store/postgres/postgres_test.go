@@ -667,3 +667,30 @@ func TestAnswersAcrossReplicas(t *testing.T) {
 	}
 	require.Equal(t, 5, n, "one current answer per user")
 }
+
+// TestSchemaMadeByAdministrator opens, as a role that may not create
+// schemas, a schema its administrator made and gave it.
+func TestSchemaMadeByAdministrator(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dbURL, schema := testSchema(t)
+	role := schema + "_role"
+	admin := rawPool(t)
+	_, err := admin.Exec(ctx, fmt.Sprintf("CREATE ROLE %[1]s LOGIN; CREATE SCHEMA %[2]s AUTHORIZATION %[1]s", pgx.Identifier{role}.Sanitize(), pgx.Identifier{schema}.Sanitize()))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, err := admin.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE; DROP ROLE "+pgx.Identifier{role}.Sanitize())
+		require.NoError(t, err)
+	})
+	cfg, err := pgx.ParseConfig(dbURL)
+	require.NoError(t, err)
+	u := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", role, cfg.Host, cfg.Port, cfg.Database)
+	st, err := Open(ctx, u, &Options{Schema: schema, AllowPlaintextContacts: true})
+	require.NoError(t, err)
+	defer st.Close()
+	require.NoError(t, st.CreateUser(ctx, &anpi.User{ID: "u1", EmployeeCode: "E1", Name: "社員", Status: anpi.Active, Locale: anpi.Japanese}))
+
+	_, err = Open(ctx, u, &Options{Schema: schema + "_other", AllowPlaintextContacts: true})
+	requireCode(t, anpi.FailedPrecondition, err) // permission denied: for the administrator to fix
+	require.Contains(t, err.Error(), "create schema")
+}
