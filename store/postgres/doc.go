@@ -99,8 +99,8 @@
 // DeleteDepartment removes the grants scoped to it, FailDelivery with a
 // zero RetryAt makes the delivery claimable at once, and after Close every
 // call fails with FailedPrecondition. Errors are classified: unique
-// violations are AlreadyExists, foreign-key violations FailedPrecondition,
-// bad data (such as a NUL byte in text) InvalidArgument, and connection
-// failures, a server shutting down, deadlocks and cancelled contexts
-// Unavailable.
+// violations are AlreadyExists, foreign-key violations and missing
+// privileges FailedPrecondition, bad data (such as a NUL byte in text)
+// InvalidArgument, and connection failures, a server shutting down,
+// deadlocks and cancelled contexts Unavailable.
 package postgres
