@@ -6,7 +6,9 @@
 #   source .ci/postgres.sh
 #   anpi_pg_start            # installs Debian's postgresql if missing, starts a
 #                            # cluster on 127.0.0.1:$ANPI_PG_PORT (55432) and
-#                            # exports ANPI_TEST_POSTGRES_URL
+#                            # exports ANPI_TEST_POSTGRES_URL, ANPI_PG_DATA and
+#                            # ANPI_PG_BIN (store/postgres's TestServerCrash
+#                            # uses the last two to crash and restart it)
 #   trap anpi_pg_stop EXIT   # the caller owns its traps
 #   go test ./...
 #
