@@ -33,6 +33,14 @@
 // Options.TxRetries times, so the function given to InTx may run more than
 // once. Reads called on the Store run in a read-only transaction.
 //
+// # Connections
+//
+// Open's pool takes its settings from the URL (pool_max_conns and the
+// other pool_* parameters of pgxpool; the default is max(4, CPUs)
+// connections). The group committer uses one connection at a time,
+// WaitForDeliveries holds one while it waits, and reads and InTx take
+// the others.
+//
 // # Claims across replicas
 //
 // ClaimDeliveries is one statement: it selects the claimable rows in claim

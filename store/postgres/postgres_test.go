@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -693,4 +694,47 @@ func TestSchemaMadeByAdministrator(t *testing.T) {
 	_, err = Open(ctx, u, &Options{Schema: schema + "_other", AllowPlaintextContacts: true})
 	requireCode(t, anpi.FailedPrecondition, err) // permission denied: for the administrator to fix
 	require.Contains(t, err.Error(), "create schema")
+}
+
+// TestInTxRetriesDeadlock makes two transactions lock two users in
+// opposite orders: the server aborts one for the deadlock, InTx runs it
+// again, and both commit.
+func TestInTxRetriesDeadlock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t, nil)
+	user := func(id string, name string) *anpi.User {
+		return &anpi.User{ID: anpi.UserID(id), EmployeeCode: "E" + id, Name: name, Status: anpi.Active, Locale: anpi.Japanese}
+	}
+	require.NoError(t, st.CreateUser(ctx, user("1", "一")))
+	require.NoError(t, st.CreateUser(ctx, user("2", "二")))
+	var attempts atomic.Int32
+	ready := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	var once [2]sync.Once
+	run := func(me int, first, second string) error {
+		return st.InTx(ctx, func(tx anpi.Tx) error {
+			attempts.Add(1)
+			if err := tx.UpdateUser(ctx, user(first, fmt.Sprintf("by %d", me))); err != nil {
+				return err
+			}
+			once[me].Do(func() { // the first attempt waits until both hold their first lock
+				close(ready[me])
+				<-ready[1-me]
+			})
+			return tx.UpdateUser(ctx, user(second, fmt.Sprintf("by %d", me)))
+		})
+	}
+	var wg sync.WaitGroup
+	var errs [2]error
+	wg.Go(func() { errs[0] = run(0, "1", "2") })
+	wg.Go(func() { errs[1] = run(1, "2", "1") })
+	wg.Wait()
+	require.NoError(t, errs[0])
+	require.NoError(t, errs[1])
+	require.GreaterOrEqual(t, attempts.Load(), int32(3), "one transaction ran again")
+	u1, err := st.GetUser(ctx, "1")
+	require.NoError(t, err)
+	u2, err := st.GetUser(ctx, "2")
+	require.NoError(t, err)
+	require.Equal(t, u1.Name, u2.Name, "the transaction committed last wrote both")
 }
