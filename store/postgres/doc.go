@@ -31,7 +31,8 @@
 // it are recorded), always in key order. A transaction the server aborts
 // for a serialization failure or a deadlock is run again, up to
 // Options.TxRetries times, so the function given to InTx may run more than
-// once. Reads called on the Store run in a read-only transaction.
+// once. Reads called on the Store run in a read-only transaction (Tally, in
+// one pipeline straight on the pool).
 //
 // # Connections
 //
@@ -59,8 +60,9 @@
 // RecordResponse called on the Store (not inside InTx) hands the answer to
 // a committer goroutine. The committer takes the first answer, waits up to
 // Options.GroupCommitWindow (1 ms) for others, up to
-// Options.GroupCommitMax, and records them all in one transaction in two
-// pipelined round trips (reads, then writes) and one commit. An answer
+// Options.GroupCommitMax, and records them all in one transaction in the
+// same five round trips whatever their number: begin, a pipeline of reads,
+// a pipeline of writes, the counter upserts and the commit. An answer
 // refused for its own reasons (unknown user, closed survey, invalid) gets
 // its own error and writes nothing. Every caller is answered only after
 // the shared transaction committed, so an acknowledged answer is as
