@@ -33,6 +33,7 @@ type Tx interface {
 	OutboxTx
 	ResponseTx
 	AuditTx
+	TokenTx
 }
 
 // UserQuery selects users, ordered by ID. Zero fields do not filter.
@@ -237,4 +238,20 @@ type AuditTx interface {
 	AppendAudit(ctx context.Context, e *AuditEntry) (int64, error)
 	// ListAudit returns entries matching q, oldest first.
 	ListAudit(ctx context.Context, q *AuditQuery) ([]*AuditEntry, error)
+}
+
+// TokenTx holds the hashes of answer tokens (see AnswerToken).
+type TokenTx interface {
+	// PutAnswerTokens stores tokens, all or none. A hash already stored
+	// is AlreadyExists; an unknown survey is NotFound; an invalid token is
+	// InvalidArgument.
+	PutAnswerTokens(ctx context.Context, ts []*AnswerToken) error
+	// AnswerToken returns the token with hash h, revoked and expired ones
+	// included (the caller decides with Usable); NotFound when there is
+	// none.
+	AnswerToken(ctx context.Context, h TokenHash) (*AnswerToken, error)
+	// RevokeAnswerTokens revokes, at at, the valid tokens of user u for
+	// survey s, or of every recipient of s when u is empty, and returns
+	// how many it revoked. Revoked tokens stay revoked.
+	RevokeAnswerTokens(ctx context.Context, s SurveyID, u UserID, at time.Time) (int, error)
 }

@@ -1,0 +1,90 @@
+package anpi
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"time"
+)
+
+// TokenBytes is the randomness of an answer token: 256 bits, twice what
+// guessing resistance needs, so a token stays unguessable even if a few
+// bits of the generator are weak.
+const TokenBytes = 32
+
+// tokenLen is the length of a token's text: TokenBytes in unpadded
+// base64url.
+var tokenLen = base64.RawURLEncoding.EncodedLen(TokenBytes)
+
+// TokenHash is the SHA-256 of an answer token's text. Stores keep only the
+// hash, so a copy of the database holds no usable link.
+type TokenHash [sha256.Size]byte
+
+// AnswerToken is what a store keeps of one answer link: the hash of the
+// token that the link carries, whom it answers for, and until when.
+// A recipient may hold several tokens for one survey (one per message sent);
+// each answers for the same (survey, user).
+type AnswerToken struct {
+	Hash      TokenHash `json:"hash"`
+	SurveyID  SurveyID  `json:"surveyId"`
+	UserID    UserID    `json:"userId"`
+	CreatedAt time.Time `json:"createdAt"`
+	// ExpiresAt is when the token stops working; zero means when the
+	// survey closes.
+	ExpiresAt time.Time `json:"expiresAt,omitzero"`
+	// RevokedAt is when the token was revoked; zero while it is valid.
+	RevokedAt time.Time `json:"revokedAt,omitzero"`
+}
+
+// Clone returns a copy of t.
+func (t *AnswerToken) Clone() *AnswerToken { c := *t; return &c }
+
+// Usable reports whether t may answer at now: not revoked and not expired.
+// Whether its survey is still open is the caller's to check.
+func (t *AnswerToken) Usable(now time.Time) bool {
+	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))
+}
+
+// Validate checks a token about to be stored.
+func (t *AnswerToken) Validate() error {
+	if t.Hash == (TokenHash{}) {
+		return Errorf(InvalidArgument, "anpi: answer token: hash is required")
+	}
+	if t.SurveyID == "" || t.UserID == "" {
+		return Errorf(InvalidArgument, "anpi: answer token: survey and user are required")
+	}
+	if t.CreatedAt.IsZero() {
+		return Errorf(InvalidArgument, "anpi: answer token: created-at is required")
+	}
+	return nil
+}
+
+// NewAnswerToken returns a fresh token's text (TokenBytes random bytes in
+// unpadded base64url, 43 characters, safe in a URL path) and its hash.
+// rnd is the randomness; nil means crypto/rand.
+func NewAnswerToken(rnd io.Reader) (string, TokenHash, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	var b [TokenBytes]byte
+	if _, err := io.ReadFull(rnd, b[:]); err != nil {
+		return "", TokenHash{}, Errorf(Internal, "anpi: answer token: read randomness: %w", err)
+	}
+	text := base64.RawURLEncoding.EncodeToString(b[:])
+	return text, sha256.Sum256([]byte(text)), nil
+}
+
+// HashAnswerToken returns the hash of a token's text, after checking that
+// it has the form NewAnswerToken gives. A malformed token is
+// InvalidArgument; callers answering an HTTP request should treat it like
+// an unknown one, so a prober learns nothing from the difference.
+func HashAnswerToken(text string) (TokenHash, error) {
+	if len(text) != tokenLen {
+		return TokenHash{}, Errorf(InvalidArgument, "anpi: answer token: want %d characters, got %d", tokenLen, len(text))
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(text); err != nil {
+		return TokenHash{}, Errorf(InvalidArgument, "anpi: answer token: not base64url")
+	}
+	return sha256.Sum256([]byte(text)), nil
+}
