@@ -240,7 +240,9 @@ type AuditTx interface {
 	ListAudit(ctx context.Context, q *AuditQuery) ([]*AuditEntry, error)
 }
 
-// TokenTx holds the hashes of answer tokens (see AnswerToken).
+// TokenTx holds the hashes of answer tokens (see AnswerToken). A token
+// belongs to its survey: DeleteSurvey removes the survey's tokens with it,
+// so their hashes are NotFound afterwards (and may be stored again).
 type TokenTx interface {
 	// PutAnswerTokens stores tokens, all or none. A hash already stored
 	// is AlreadyExists; an unknown survey is NotFound; an invalid token is
@@ -252,6 +254,9 @@ type TokenTx interface {
 	AnswerToken(ctx context.Context, h TokenHash) (*AnswerToken, error)
 	// RevokeAnswerTokens revokes, at at, the valid tokens of user u for
 	// survey s, or of every recipient of s when u is empty, and returns
-	// how many it revoked. Revoked tokens stay revoked.
+	// how many it revoked. Valid means not yet revoked: expired tokens are
+	// revoked and counted too. Revoked tokens stay revoked, with the
+	// RevokedAt they had, and are not counted again. An unknown survey is
+	// NotFound; a user without tokens revokes none.
 	RevokeAnswerTokens(ctx context.Context, s SurveyID, u UserID, at time.Time) (int, error)
 }

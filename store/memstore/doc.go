@@ -28,7 +28,8 @@
 // hands out and the expired leases: claiming stays cheap with hundreds of
 // thousands of deliveries (see BenchmarkClaim). ListUsers pages through a
 // cached, sorted list of user IDs that creates and deletes invalidate.
-// Tallies are counters, updated with each recipient and answer; a
+// Answer tokens sit in a map keyed by hash, and in a per-survey, per-user
+// index for revocation. Tallies are counters, updated with each recipient and answer; a
 // transaction copies a survey's tally once, the first time it changes it.
 //
 // # Choices where the contract is silent
@@ -43,5 +44,6 @@
 //   - FailDelivery with a zero RetryAt makes the delivery claimable at once.
 //   - Lists of a survey's recipients, deliveries and responses are NotFound
 //     for an unknown survey.
+//   - RevokeAnswerTokens with a zero time revokes at Options.Now.
 //   - After Close every call fails with FailedPrecondition.
 package memstore

@@ -68,6 +68,9 @@ type data struct {
 
 	audit []*anpi.AuditEntry // audit[i].Seq == i+1
 
+	tokens       map[anpi.TokenHash]*anpi.AnswerToken
+	surveyTokens map[anpi.SurveyID]map[anpi.UserID][]anpi.TokenHash // slices replaced, never appended to in place
+
 	// userGen counts changes to the set of user IDs; userIndex caches
 	// the sorted IDs for the generation it was built at.
 	userGen   uint64
@@ -128,6 +131,8 @@ func New(opts *Options) *Store {
 		surveyDeliveries: map[anpi.SurveyID]map[anpi.DeliveryID]struct{}{},
 		ready:            map[anpi.Channel]*dheap{},
 		leased:           map[anpi.Channel]*dheap{},
+		tokens:           map[anpi.TokenHash]*anpi.AnswerToken{},
+		surveyTokens:     map[anpi.SurveyID]map[anpi.UserID][]anpi.TokenHash{},
 	}
 	for _, c := range allChannels() {
 		d.ready[c] = newDHeap(nextAttemptKey)

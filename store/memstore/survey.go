@@ -149,6 +149,7 @@ func (t *tx) DeleteSurvey(ctx context.Context, id anpi.SurveyID) error {
 			del(t, t.d.respIDs, r.ID)
 		}
 	}
+	t.deleteSurveyTokens(id)
 	del(t, t.d.surveyDeliveries, id)
 	del(t, t.d.history, id)
 	del(t, t.d.recipients, id)
