@@ -24,10 +24,11 @@
 // Outbox/ExpiredLease, Outbox/FailDelivery, Outbox/CancelDeliveries,
 // Outbox/MarkDelivered, Outbox/ConcurrentClaims, Responses,
 // Responses/Idempotent, Responses/Errors, Tally/MatchesRecount, Audit,
-// Copies, Rollback/Error, Rollback/Panic, Rollback/Commit,
-// Rollback/SingleCall, NilInputs and CancelledContext. Together they call
-// every method of anpi.Tx and anpi.Store and check the error codes with
-// anpi.Code.
+// Tokens/PutAndGet, Tokens/Errors, Tokens/Revoke, Tokens/Rollback,
+// Tokens/DeleteSurvey, Copies, Rollback/Error, Rollback/Panic,
+// Rollback/Commit, Rollback/SingleCall, NilInputs and CancelledContext.
+// Together they call every method of anpi.Tx and anpi.Store and check the
+// error codes with anpi.Code.
 //
 // The suite can fail: its own tests run it against memstore with one bug
 // planted at a time (no rollback, a claim without a lease, a tally that
@@ -56,7 +57,13 @@
 //     burnt.
 //   - Moving a survey's StartedAt keeps its counters equal to a recount.
 //   - ResponseHistory of a recipient who never answered is empty, not an
-//     error. DeleteSurvey of a draft removes its deliveries.
+//     error. DeleteSurvey of a draft removes its deliveries, and its answer
+//     tokens (as anpi.TokenTx says).
+//   - PutAnswerTokens is all or none also inside InTx: a refused batch
+//     leaves nothing even when fn goes on and commits (a store may instead
+//     fail the whole transaction). A hash twice in one batch is
+//     AlreadyExists. Answer tokens come back exactly as stored, RevokedAt
+//     and ExpiresAt included.
 //   - RoleGrants and Contacts are compared as sets; every other list in the
 //     order its documentation gives. An empty list may be nil. Objects the
 //     suite stores have nil, never empty, slices where they have none, and

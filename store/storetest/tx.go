@@ -317,7 +317,10 @@ func testNilInputs(t *testing.T, st anpi.Store) {
 		},
 		"RecordResponse": func() error { _, err := st.RecordResponse(ctx, nil); return err },
 		"AppendAudit":    func() error { _, err := st.AppendAudit(ctx, nil); return err },
-		"InTx":           func() error { return st.InTx(ctx, nil) },
+		"PutAnswerTokens": func() error {
+			return st.PutAnswerTokens(ctx, []*anpi.AnswerToken{nil})
+		},
+		"InTx": func() error { return st.InTx(ctx, nil) },
 		"CreateSurvey without form": func() error {
 			s := newSurvey("s2", anpi.Draft, t0())
 			s.Form = nil
@@ -346,6 +349,7 @@ func testNilInputs(t *testing.T, st anpi.Store) {
 	n, err = st.EnqueueDeliveries(ctx, nil)
 	require.NoError(t, err)
 	require.Zero(t, n)
+	require.NoError(t, st.PutAnswerTokens(ctx, nil))
 }
 
 func testCancelledContext(t *testing.T, st anpi.Store) {
@@ -357,6 +361,8 @@ func testCancelledContext(t *testing.T, st anpi.Store) {
 	requireCode(t, anpi.Unavailable, err, "read")
 	err = st.InTx(ctx, func(tx anpi.Tx) error { return tx.CreateUser(ctx, newUser("u1", "E1")) })
 	requireCode(t, anpi.Unavailable, err, "transaction")
+	_, err = st.AnswerToken(ctx, tokenHash("a"))
+	requireCode(t, anpi.Unavailable, err, "token look-up")
 	n, err := st.CountUsers(t.Context())
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing was written")
