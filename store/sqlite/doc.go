@@ -53,6 +53,16 @@
 // row once. A re-answer moves the counts from the old choices to the new;
 // changing a survey's StartedAt recounts it.
 //
+// # Answer tokens
+//
+// The answer_tokens table (migration 3) holds only the SHA-256 of each
+// token, as a 32-byte BLOB primary key of a WITHOUT ROWID table: the
+// look-up on every answer-page hit is one primary-key search on a reader
+// connection. Revocation and the deletion of a draft survey (ON DELETE
+// CASCADE) go through the (survey_id, user_id) index. PutAnswerTokens
+// inserts behind a savepoint, so a refused batch leaves nothing even
+// inside InTx.
+//
 // # Private contacts at rest
 //
 // Private and family contacts are sealed with Options.Sealer (see
@@ -110,6 +120,7 @@
 // They are memstore's: a user who is not a recipient is NotFound to
 // RecordResponse, a survey that is not open FailedPrecondition,
 // DeleteDepartment removes the grants scoped to it, FailDelivery with a
-// zero RetryAt makes the delivery claimable at once, and after Close every
-// call fails with FailedPrecondition.
+// zero RetryAt makes the delivery claimable at once, RevokeAnswerTokens with
+// a zero time revokes at Options.Now, and after Close every call fails with
+// FailedPrecondition.
 package sqlite

@@ -100,6 +100,8 @@ func TestMigrateFromVersion1(t *testing.T) {
 	var n int
 	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM sqlite_master WHERE name = 'tally'").Scan(&n))
 	require.Zero(t, n, "version 1 has no tally table")
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM sqlite_master WHERE name = 'answer_tokens'").Scan(&n))
+	require.Zero(t, n, "version 1 has no answer_tokens table")
 
 	survey := &anpi.Survey{ID: "s", Kind: anpi.ManualSurvey, Title: "旧", Form: anpi.DefaultForm(), Status: anpi.Open, CreatedAt: t0, StartedAt: t0, Targeting: anpi.Targeting{Everyone: true}}
 	data, err := encode("test", survey)
@@ -153,6 +155,89 @@ func TestMigrateFromVersion1(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.NoError(t, storetest.VerifyTally(ctx, st, "s"))
+	// And holds answer tokens for the surveys it had.
+	tk := &anpi.AnswerToken{Hash: anpi.TokenHash{1}, SurveyID: "s", UserID: "u3", CreatedAt: t0}
+	require.NoError(t, st.PutAnswerTokens(ctx, []*anpi.AnswerToken{tk}))
+	got2, err := st.AnswerToken(ctx, tk.Hash)
+	require.NoError(t, err)
+	require.Equal(t, tk, got2)
+}
+
+// TestMigrateFromVersion2 builds a database at schema version 2 (no
+// answer_tokens table) with a draft survey in it, and opens it: the
+// upgrade adds the table, keyed by hash and tied to the surveys that were
+// already there.
+func TestMigrateFromVersion2(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+	require.NoError(t, err)
+	require.NoError(t, migrate(ctx, db, 2, time.Now, nil))
+	v, err := schemaVersion(ctx, db)
+	require.NoError(t, err)
+	require.Equal(t, 2, v)
+	var n int
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM sqlite_master WHERE name = 'tally'").Scan(&n))
+	require.Equal(t, 1, n, "version 2 has the tally table")
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM sqlite_master WHERE name = 'answer_tokens'").Scan(&n))
+	require.Zero(t, n, "version 2 has no answer_tokens table")
+	survey := &anpi.Survey{ID: "old", Kind: anpi.ManualSurvey, Title: "旧", Form: anpi.DefaultForm(), Status: anpi.Draft, CreatedAt: t0, Targeting: anpi.Targeting{Everyone: true}}
+	data, err := encode("test", survey)
+	require.NoError(t, err)
+	_, err = db.Exec("INSERT INTO surveys (id, kind, status, event_id, created_at, data) VALUES ('old', 'manual', 'draft', '', ?, ?)", t0.UnixNano(), data)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	st, err := Open(ctx, path, &Options{AllowPlaintextContacts: true})
+	require.NoError(t, err)
+	defer st.Close()
+	v, err = schemaVersion(ctx, st.rdb)
+	require.NoError(t, err)
+	require.Equal(t, 3, v)
+	require.Equal(t, SchemaVersion(), v)
+	got, err := st.GetSurvey(ctx, "old")
+	require.NoError(t, err)
+	require.Equal(t, survey, got, "the upgrade keeps the rows")
+
+	tk := &anpi.AnswerToken{Hash: anpi.TokenHash{2}, SurveyID: "old", UserID: "u1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	require.NoError(t, st.PutAnswerTokens(ctx, []*anpi.AnswerToken{tk}))
+	gotTk, err := st.AnswerToken(ctx, tk.Hash)
+	require.NoError(t, err)
+	require.Equal(t, tk, gotTk)
+	require.NoError(t, st.DeleteSurvey(ctx, "old"))
+	_, err = st.AnswerToken(ctx, tk.Hash)
+	requireCode(t, anpi.NotFound, err)
+}
+
+// TestAnswerTokenQueryPlans checks that the look-up on every answer-page
+// hit reads the primary key, and that revocation and the cascade of a
+// survey's deletion use the (survey_id, user_id) index, never a scan.
+func TestAnswerTokenQueryPlans(t *testing.T) {
+	st := openTest(t, &Options{AllowPlaintextContacts: true})
+	plan := func(query string, args ...any) string {
+		t.Helper()
+		rows, err := st.rdb.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+		require.NoError(t, err)
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+			b.WriteString(detail + "\n")
+		}
+		require.NoError(t, rows.Err())
+		return b.String()
+	}
+	h := make([]byte, 32)
+	p := plan("SELECT survey_id, user_id, created_at, expires_at, revoked_at FROM answer_tokens WHERE hash = ?", h)
+	require.Contains(t, p, "SEARCH answer_tokens USING PRIMARY KEY (hash=?)", p)
+	p = plan("UPDATE answer_tokens SET revoked_at = ? WHERE survey_id = ? AND user_id = ? AND revoked_at IS NULL", 1, "s", "u")
+	require.Contains(t, p, "SEARCH answer_tokens USING INDEX answer_tokens_user (survey_id=? AND user_id=?)", p)
+	p = plan("UPDATE answer_tokens SET revoked_at = ? WHERE survey_id = ? AND revoked_at IS NULL", 1, "s")
+	require.Contains(t, p, "SEARCH answer_tokens USING INDEX answer_tokens_user (survey_id=?)", p)
+	p = plan("DELETE FROM answer_tokens WHERE survey_id = ?", "s") // what the cascade runs
+	require.Contains(t, p, "SEARCH answer_tokens USING INDEX answer_tokens_user (survey_id=?)", p)
 }
 
 func TestNewerSchemaRefused(t *testing.T) {
