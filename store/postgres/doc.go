@@ -88,6 +88,19 @@
 // the number of groups and distinct answer seconds, not on the number of
 // recipients.
 //
+// # Answer tokens
+//
+// The answer_tokens table (migration 3) holds only the SHA-256 of each
+// token, as a 32-byte bytea primary key. AnswerToken, called on every
+// answer-page hit, is one primary-key probe in one statement straight on
+// the pool, without a transaction. PutAnswerTokens writes a batch in one
+// statement (unnest of arrays) that inserts nothing when a hash is already
+// stored, so a refused batch leaves the transaction usable and unchanged.
+// As for deliveries, the table has no foreign key to surveys: each survey
+// of a batch is locked once (FOR KEY SHARE) until the commit, and
+// DeleteSurvey removes a draft's tokens after its row. Revocation uses the
+// (survey_id, user_id) index.
+//
 // # Private contacts at rest
 //
 // Private and family contacts are sealed with Options.Sealer (see
@@ -107,10 +120,11 @@
 // They are memstore's: a user who is not a recipient is NotFound to
 // RecordResponse, a survey that is not open FailedPrecondition,
 // DeleteDepartment removes the grants scoped to it, FailDelivery with a
-// zero RetryAt makes the delivery claimable at once, and after Close every
-// call fails with FailedPrecondition. Errors are classified: unique
-// violations are AlreadyExists, foreign-key violations and missing
-// privileges FailedPrecondition, bad data (such as a NUL byte in text)
+// zero RetryAt makes the delivery claimable at once, RevokeAnswerTokens with
+// a zero time revokes at Options.Now, and after Close every call fails with
+// FailedPrecondition. Errors are classified: unique violations are
+// AlreadyExists, foreign-key violations and missing privileges
+// FailedPrecondition, bad data (such as a NUL byte in text)
 // InvalidArgument, and connection failures, a server shutting down,
 // deadlocks and cancelled contexts Unavailable.
 package postgres

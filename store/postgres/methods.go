@@ -331,3 +331,24 @@ func (s *Store) AppendAudit(ctx context.Context, e *anpi.AuditEntry) (int64, err
 func (s *Store) ListAudit(ctx context.Context, q *anpi.AuditQuery) ([]*anpi.AuditEntry, error) {
 	return view(s, ctx, func(t *tx) ([]*anpi.AuditEntry, error) { return t.ListAudit(ctx, q) })
 }
+
+// PutAnswerTokens implements anpi.TokenTx.
+func (s *Store) PutAnswerTokens(ctx context.Context, ts []*anpi.AnswerToken) error {
+	return s.update(ctx, func(t *tx) error { return t.PutAnswerTokens(ctx, ts) })
+}
+
+// AnswerToken implements anpi.TokenTx. It reads the primary key of
+// answer_tokens in one statement straight on the pool, without a
+// transaction to begin and end: it runs on every answer-page hit.
+func (s *Store) AnswerToken(ctx context.Context, h anpi.TokenHash) (*anpi.AnswerToken, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	return s.readAnswerToken(ctx, s.pool, h)
+}
+
+// RevokeAnswerTokens implements anpi.TokenTx. A zero at means the store's
+// clock.
+func (s *Store) RevokeAnswerTokens(ctx context.Context, sv anpi.SurveyID, u anpi.UserID, at time.Time) (int, error) {
+	return write(s, ctx, func(t *tx) (int, error) { return t.RevokeAnswerTokens(ctx, sv, u, at) })
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -117,9 +118,19 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	require.Equal(t, want, schemaVersions(t, schema))
 }
 
+// allVersions returns 1 … SchemaVersion().
+func allVersions() []int {
+	out := []int{}
+	for v := 1; v <= SchemaVersion(); v++ {
+		out = append(out, v)
+	}
+	return out
+}
+
 // TestMigrateFromVersion1 writes data, turns the schema back into what
-// version 1 was (migration 2 only adds the counter tables) and reopens it:
-// the upgrade keeps every row and fills the counters from a recount.
+// version 1 was (migrations 2 and 3 only add tables: the counters and the
+// answer tokens) and reopens it: the upgrade keeps every row and fills the
+// counters from a recount.
 func TestMigrateFromVersion1(t *testing.T) {
 	t.Parallel()
 	url, schema := testSchema(t)
@@ -138,14 +149,14 @@ func TestMigrateFromVersion1(t *testing.T) {
 	require.NoError(t, st.Close())
 
 	pool := rawPool(t)
-	_, err = pool.Exec(ctx, fmt.Sprintf("DROP TABLE %[1]s.tally_groups, %[1]s.tally_choices, %[1]s.tally_seconds; DELETE FROM %[1]s.schema_version WHERE version > 1", pgx.Identifier{schema}.Sanitize()))
+	_, err = pool.Exec(ctx, fmt.Sprintf("DROP TABLE %[1]s.tally_groups, %[1]s.tally_choices, %[1]s.tally_seconds, %[1]s.answer_tokens; DELETE FROM %[1]s.schema_version WHERE version > 1", pgx.Identifier{schema}.Sanitize()))
 	require.NoError(t, err)
 	require.Equal(t, []int{1}, schemaVersions(t, schema))
 
 	st, err = Open(ctx, url, &Options{Schema: schema, AllowPlaintextContacts: true})
 	require.NoError(t, err)
 	defer st.Close()
-	require.Equal(t, []int{1, 2}, schemaVersions(t, schema))
+	require.Equal(t, allVersions(), schemaVersions(t, schema))
 	n, err := st.CountUsers(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 30, n)
@@ -157,6 +168,91 @@ func TestMigrateFromVersion1(t *testing.T) {
 	require.Equal(t, before, after)
 	require.Equal(t, 20, after.Answered)
 	verifyTally(t, st, "s")
+}
+
+// TestMigrateFromVersion2 writes data, turns the schema back into what
+// version 2 was (migration 3 only adds answer_tokens) and reopens it: the
+// upgrade keeps every row, and the surveys that were there take tokens.
+func TestMigrateFromVersion2(t *testing.T) {
+	t.Parallel()
+	url, schema := testSchema(t)
+	ctx := context.Background()
+	st, err := Open(ctx, url, &Options{Schema: schema, AllowPlaintextContacts: true})
+	require.NoError(t, err)
+	seedSurvey(t, st, 6)
+	_, err = st.RecordResponse(ctx, answer("r0", "u00000", t0.Add(time.Second), "safe"))
+	require.NoError(t, err)
+	before, err := st.Tally(ctx, "s")
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+
+	pool := rawPool(t)
+	_, err = pool.Exec(ctx, fmt.Sprintf("DROP TABLE %[1]s.answer_tokens; DELETE FROM %[1]s.schema_version WHERE version > 2", pgx.Identifier{schema}.Sanitize()))
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 2}, schemaVersions(t, schema))
+
+	st, err = Open(ctx, url, &Options{Schema: schema, AllowPlaintextContacts: true})
+	require.NoError(t, err)
+	defer st.Close()
+	require.Equal(t, []int{1, 2, 3}, schemaVersions(t, schema))
+	require.Equal(t, allVersions(), schemaVersions(t, schema))
+	after, err := st.Tally(ctx, "s")
+	require.NoError(t, err)
+	require.Equal(t, before, after, "the upgrade keeps the rows")
+	tk := &anpi.AnswerToken{Hash: anpi.TokenHash{2}, SurveyID: "s", UserID: "u00001", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	require.NoError(t, st.PutAnswerTokens(ctx, []*anpi.AnswerToken{tk}))
+	got, err := st.AnswerToken(ctx, tk.Hash)
+	require.NoError(t, err)
+	require.Equal(t, tk, got)
+	n, err := st.RevokeAnswerTokens(ctx, "s", "u00001", t0.Add(time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+}
+
+// TestAnswerTokenQueryPlans checks, on an analysed table of a few thousand
+// tokens, that the look-up on every answer-page hit is a primary-key probe
+// and that revoking one recipient's tokens uses the (survey_id, user_id)
+// index.
+func TestAnswerTokenQueryPlans(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openTest(t, nil)
+	var ts []*anpi.AnswerToken
+	require.NoError(t, st.InTx(ctx, func(tx anpi.Tx) error {
+		for s := range 20 {
+			sv := anpi.SurveyID(fmt.Sprintf("s%02d", s))
+			if err := tx.CreateSurvey(ctx, &anpi.Survey{ID: sv, Kind: anpi.ManualSurvey, Title: "安否確認", Form: anpi.DefaultForm(),
+				Targeting: anpi.Targeting{Everyone: true}, Status: anpi.Open, CreatedAt: t0, StartedAt: t0}); err != nil {
+				return err
+			}
+			for u := range 200 {
+				_, h, err := anpi.NewAnswerToken(nil)
+				if err != nil {
+					return err
+				}
+				ts = append(ts, &anpi.AnswerToken{Hash: h, SurveyID: sv, UserID: anpi.UserID(fmt.Sprintf("u%03d", u)), CreatedAt: t0})
+			}
+		}
+		return tx.PutAnswerTokens(ctx, ts)
+	}))
+	pool := rawPool(t)
+	_, err := pool.Exec(ctx, "ANALYZE "+pgx.Identifier{st.Schema(), "answer_tokens"}.Sanitize())
+	require.NoError(t, err)
+	plan := func(query string, args ...any) string {
+		t.Helper()
+		rows, err := pool.Query(ctx, "EXPLAIN "+st.sql(query), args...)
+		require.NoError(t, err)
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return strings.Join(lines, "\n")
+	}
+	p := plan("SELECT survey_id, user_id, created_at, expires_at, revoked_at FROM {answer_tokens} WHERE hash = ?", ts[7].Hash[:])
+	require.Contains(t, p, "Index Scan using answer_tokens_pkey", p)
+	p = plan("UPDATE {answer_tokens} SET revoked_at = ? WHERE survey_id = ? AND user_id = ? AND revoked_at IS NULL", int64(1), "s03", "u007")
+	require.Contains(t, p, "answer_tokens_user", p)
+	got, err := st.AnswerToken(ctx, ts[7].Hash)
+	require.NoError(t, err)
+	require.Equal(t, ts[7], got)
 }
 
 func TestNewerSchemaRefused(t *testing.T) {

@@ -176,11 +176,17 @@ func (t *tx) DeleteSurvey(ctx context.Context, id anpi.SurveyID) error {
 	}
 	delete(t.pending, id)
 	// Recipients, responses and counters go with it (ON DELETE CASCADE);
-	// deliveries have no foreign key.
+	// deliveries and answer tokens have no foreign key.
 	if _, err := t.exec(ctx, "delete survey "+string(id), "DELETE FROM {deliveries} WHERE survey_id = ?", string(id)); err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, "delete survey "+string(id), "DELETE FROM {surveys} WHERE id = ?", string(id))
+	if _, err := t.exec(ctx, "delete survey "+string(id), "DELETE FROM {surveys} WHERE id = ?", string(id)); err != nil {
+		return err
+	}
+	// After the survey's row: deleting it waited for any PutAnswerTokens
+	// holding it (FOR KEY SHARE), and this statement sees what they
+	// committed.
+	_, err = t.exec(ctx, "delete survey "+string(id), "DELETE FROM {answer_tokens} WHERE survey_id = ?", string(id))
 	return err
 }
 
