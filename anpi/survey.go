@@ -1,6 +1,7 @@
 package anpi
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -60,6 +61,22 @@ type Trigger struct {
 	RuleID   string `json:"ruleId,omitempty"`   // the auto-send rule
 	ReportID string `json:"reportId,omitempty"` // the report that fired it
 	Summary  string `json:"summary,omitempty"`  // one line for people, e.g. "震度6弱 石川県能登"
+
+	// Event is the event key of the jma.Tracker (rules.Decision.Event),
+	// which also names events without an EventID (weather warnings).
+	Event string `json:"event,omitempty"`
+	// Intensity is the highest intensity that matched, e.g. "震度７";
+	// empty for tsunami and weather triggers.
+	Intensity string `json:"intensity,omitempty"`
+	// Areas are the names of the areas that matched, in the order they
+	// were first reached.
+	Areas []string `json:"areas,omitempty"`
+	// Reports are the IDs of the reports that added recipients, oldest
+	// first (ReportID is the last of them).
+	Reports []string `json:"reports,omitempty"`
+	// Rule is the rule's spec (RuleRecord.Spec) when the survey started:
+	// later edits of the rule do not change what this survey was.
+	Rule json.RawMessage `json:"rule,omitempty"`
 }
 
 // DepartmentTarget selects a department, with or without its subtree.
@@ -248,6 +265,9 @@ func (s *Survey) Clone() *Survey {
 	c := *s
 	if s.Trigger != nil {
 		t := *s.Trigger
+		t.Areas = slices.Clone(t.Areas)
+		t.Reports = slices.Clone(t.Reports)
+		t.Rule = slices.Clone(t.Rule)
 		c.Trigger = &t
 	}
 	if s.Form != nil {

@@ -1,0 +1,787 @@
+package anpi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/anpikit/anpi/jma"
+	"github.com/anpikit/anpi/rules"
+)
+
+// Outcome is what the Service did with one JMA document.
+type Outcome struct {
+	Report *jma.Report    // the parsed document
+	Event  string         // the tracker's event key
+	Change jma.ChangeKind // what the document changed
+	// Decisions are everything the rules decided, skips included, and the
+	// held sends that came due.
+	Decisions []rules.Decision
+	// Effects are what the Service did about the decisions that act
+	// (send, drill, hold, cancel), in the order of Decisions.
+	Effects []Effect
+}
+
+// Effect is what the Service did about one decision.
+type Effect struct {
+	Rule   string       // the rule's ID
+	Event  string       // the event key
+	Action rules.Action // the decision's action
+	Survey SurveyID     // the survey written; empty when none was
+	// Created reports whether the decision created the survey (a later
+	// report of the same event adds to it).
+	Created     bool
+	Recipients  int // recipients newly added: the people newly asked
+	Queued      int // deliveries enqueued (one per new recipient with a contact)
+	NoContact   int // new recipients with no reachable contact (SkippedNoContact)
+	Cancelled   int // unsent deliveries cancelled (取消)
+	Corrections int // corrections enqueued to those already sent to (取消)
+	// Note says why nothing, or less than the decision asked, was done.
+	Note string
+}
+
+// maxGenerations bounds the surveys of one (rule, event): a report
+// re-issued after a 取消 starts a new one.
+const maxGenerations = 32
+
+// HandleDocument parses one JMA XML document and acts on it: the Service's
+// jma.Tracker finds what changed, the rules stored in the Store decide
+// (against an index of the directory's active users and their regions), and
+// each send or drill decision becomes, in one transaction, the survey of
+// (rule, event), its new recipients and one delivery for each of them. A 取消
+// cancels what is unsent and enqueues corrections to those already sent to.
+// Held sends are kept and released by Tick.
+//
+// A malformed document is InvalidArgument and changes nothing. When the
+// store fails, the document (or the decisions it led to) is kept and retried
+// by the next Tick or document; the error is returned all the same.
+func (s *Service) HandleDocument(ctx context.Context, data []byte) (*Outcome, error) {
+	rep, err := jma.Parse(data)
+	if err != nil {
+		return nil, Errorf(InvalidArgument, "anpi: handle document: %w", err)
+	}
+	return s.HandleReport(ctx, rep)
+}
+
+// HandleReport is HandleDocument for a document already parsed.
+func (s *Service) HandleReport(ctx context.Context, rep *jma.Report) (*Outcome, error) {
+	if rep == nil {
+		return nil, Errorf(InvalidArgument, "anpi: handle report: nil report")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if len(s.retryR) > 0 || len(s.retryD) > 0 {
+		if _, err := s.retryLocked(ctx, now); err != nil {
+			s.log.ErrorContext(ctx, "anpi: retry of earlier work failed again", "err", err)
+		}
+	}
+	out, applied, err := s.processLocked(ctx, rep, now)
+	if err != nil && !applied {
+		s.queueReport(ctx, rep)
+	}
+	return out, err
+}
+
+// Tick releases the held sends whose hold has expired by the Service's
+// clock and acts on them, and retries the documents and decisions the store
+// refused before. Run calls it every Options.TickInterval; call it yourself
+// when you drive the Service without Run.
+func (s *Service) Tick(ctx context.Context) ([]Effect, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	effects, err := s.retryLocked(ctx, now)
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, d := range s.state.Due(now) {
+		eff, err := s.actOrQueue(ctx, d, s.rules[d.Rule], now)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		effects = append(effects, eff)
+	}
+	return effects, joinErrors(errs)
+}
+
+// NextDue returns when the earliest held send comes due, if any: the moment
+// a caller driving the Service without Run should call Tick next.
+func (s *Service) NextDue() (time.Time, bool) { return s.state.NextDue() }
+
+// Run feeds the documents of src (a jma.Poller, a DMDATA stream) into
+// HandleDocument and calls Tick every Options.TickInterval, until ctx is
+// done or src stops. A document that fails is logged, not returned: one bad
+// document must not stop the feed (and one the store refused is retried).
+// It returns src's error.
+func (s *Service) Run(ctx context.Context, src jma.Source) error {
+	if src == nil {
+		return Errorf(InvalidArgument, "anpi: run: nil source")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+					s.log.ErrorContext(ctx, "anpi: tick", "err", err)
+				}
+			}
+		}
+	}()
+	err := src.Run(ctx, func(doc jma.Document) error {
+		out, err := s.HandleDocument(ctx, doc.Data)
+		switch {
+		case err != nil && Code(err) == InvalidArgument:
+			s.log.WarnContext(ctx, "anpi: document refused", "url", doc.URL, "err", err)
+		case err != nil:
+			s.log.ErrorContext(ctx, "anpi: document failed; kept for retry", "url", doc.URL, "err", err)
+		default:
+			s.log.InfoContext(ctx, "anpi: document", "url", doc.URL, "type", out.Report.Type, "event", out.Event,
+				"change", out.Change, "decisions", len(out.Decisions), "effects", len(out.Effects))
+		}
+		return nil
+	})
+	cancel()
+	<-done
+	return err
+}
+
+// processLocked applies one report. applied reports whether the tracker
+// took it: before that, nothing has changed and the report may be retried
+// as a whole.
+func (s *Service) processLocked(ctx context.Context, rep *jma.Report, now time.Time) (out *Outcome, applied bool, err error) {
+	if err := s.syncDirectory(ctx); err != nil {
+		return nil, false, err
+	}
+	rs, err := s.loadRules(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	u := s.tracker.Apply(rep)
+	ds := s.state.Evaluate(u, rs, s.ix, now)
+	out = &Outcome{Report: rep, Event: u.Key, Change: u.Change, Decisions: ds}
+	var errs []error
+	for _, d := range ds {
+		if d.Action == rules.ActionSkip {
+			continue
+		}
+		eff, err := s.actOrQueue(ctx, d, s.rules[d.Rule], now)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out.Effects = append(out.Effects, eff)
+	}
+	return out, true, joinErrors(errs)
+}
+
+// retryLocked retries the reports and decisions the store refused before.
+func (s *Service) retryLocked(ctx context.Context, now time.Time) ([]Effect, error) {
+	reports, decisions := s.retryR, s.retryD
+	s.retryR, s.retryD = nil, nil
+	var effects []Effect
+	var errs []error
+	for i, rep := range reports {
+		out, applied, err := s.processLocked(ctx, rep, now)
+		if out != nil {
+			effects = append(effects, out.Effects...)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			if !applied {
+				s.retryR = append(s.retryR, reports[i:]...) // keep the order of the feed
+				break
+			}
+		}
+	}
+	for _, p := range decisions {
+		eff, err := s.actOrQueue(ctx, p.d, p.rule, now)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		effects = append(effects, eff)
+	}
+	return effects, joinErrors(errs)
+}
+
+func (s *Service) queueReport(ctx context.Context, rep *jma.Report) {
+	s.retryR = append(s.retryR, rep)
+	if n := len(s.retryR) - s.maxRetry; n > 0 {
+		s.log.ErrorContext(ctx, "anpi: retry queue full: documents dropped", "dropped", n)
+		s.retryR = slices.Delete(s.retryR, 0, n)
+	}
+}
+
+// actOrQueue acts on d and keeps it for a retry when the store fails.
+func (s *Service) actOrQueue(ctx context.Context, d rules.Decision, ri ruleInfo, now time.Time) (Effect, error) {
+	eff, err := s.act(ctx, d, ri, now)
+	if err != nil && Code(err) != InvalidArgument {
+		s.retryD = append(s.retryD, pendingDecision{d: d, rule: ri})
+		if n := len(s.retryD) - s.maxRetry; n > 0 {
+			s.log.ErrorContext(ctx, "anpi: retry queue full: decisions dropped", "dropped", n)
+			s.retryD = slices.Delete(s.retryD, 0, n)
+		}
+	}
+	return eff, err
+}
+
+func joinErrors(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return Errorf(Code(errs[0]), "anpi: %d steps failed (kept for retry): %w", len(errs), errors.Join(errs...))
+}
+
+// syncDirectory brings the rules index up to date with the directory: every
+// active user with his regions. It lists the users on every call (the store
+// has no change feed) and touches the index only for users whose regions
+// changed, so the index keeps its ordinals.
+func (s *Service) syncDirectory(ctx context.Context) error {
+	users, err := s.st.ListUsers(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("anpi: read the directory: %w", err)
+	}
+	seen := make(map[UserID]bool, len(users))
+	groups := map[string][]UserID{}
+	for _, u := range users {
+		if u.Status != Active {
+			continue
+		}
+		seen[u.ID] = true
+		regs := make([]string, len(u.Regions))
+		for i, r := range u.Regions {
+			regs[i] = r.String()
+		}
+		key := strings.Join(regs, ",")
+		if old, ok := s.regions[u.ID]; !ok || old != key {
+			if err := s.ix.Add(string(u.ID), regs...); err != nil {
+				s.log.ErrorContext(ctx, "anpi: user left out of auto-send", "user", u.ID, "err", err)
+				continue
+			}
+			s.regions[u.ID] = key
+		}
+		for _, g := range u.Groups {
+			groups[g] = append(groups[g], u.ID)
+		}
+	}
+	for id := range s.regions {
+		if !seen[id] {
+			s.ix.Remove(string(id))
+			delete(s.regions, id)
+		}
+	}
+	s.groups = groups
+	return nil
+}
+
+// loadRules reads the rules from the store. A record whose spec does not
+// decode is left out, with an error in the log: one broken rule must not
+// stop the others. The record's ID and Enabled win over the spec's.
+func (s *Service) loadRules(ctx context.Context) ([]rules.Rule, error) {
+	recs, err := s.st.ListRules(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("anpi: read the rules: %w", err)
+	}
+	out := make([]rules.Rule, 0, len(recs))
+	for _, rec := range recs {
+		var r rules.Rule
+		if err := json.Unmarshal(rec.Spec, &r); err != nil {
+			s.log.ErrorContext(ctx, "anpi: rule left out", "rule", rec.ID, "err", err)
+			continue
+		}
+		r.ID = rec.ID
+		r.Disabled = r.Disabled || !rec.Enabled
+		out = append(out, r)
+		s.rules[rec.ID] = ruleInfo{spec: slices.Clone(rec.Spec), admins: slices.Clone(r.Admins)}
+	}
+	return out, nil
+}
+
+// act carries out one decision.
+func (s *Service) act(ctx context.Context, d rules.Decision, ri ruleInfo, now time.Time) (Effect, error) {
+	eff := Effect{Rule: d.Rule, Event: d.Event, Action: d.Action}
+	if d.Report != nil {
+		// Invariant 1, checked here again whatever the rules say: 試験 never
+		// sends, and only 通常 sends for real.
+		st := d.Report.Control.Status
+		if st == jma.StatusTest || (d.Action == rules.ActionSend && !d.Drill && !st.Real()) {
+			s.log.ErrorContext(ctx, "anpi: decision refused: the report is not a real event", "rule", d.Rule, "event", d.Event, "status", st, "action", d.Action)
+			eff.Note = "refused: a " + string(st) + " report never sends for real"
+			return eff, nil
+		}
+	}
+	switch d.Action {
+	case rules.ActionSend, rules.ActionDrill:
+		if d.AdminsOnly {
+			return s.notice(ctx, d, eff, now)
+		}
+		return s.send(ctx, d, ri, eff, now)
+	case rules.ActionCancel:
+		return s.cancel(ctx, d, eff, now)
+	case rules.ActionHold:
+		eff.Note = fmt.Sprintf("held until %s: %d in scope", d.HoldUntil.UTC().Format(time.RFC3339), d.Count())
+		return eff, nil
+	}
+	eff.Note = "nothing to do"
+	return eff, nil
+}
+
+// notice records a notice meant for the rule's administrators only.
+func (s *Service) notice(ctx context.Context, d rules.Decision, eff Effect, now time.Time) (Effect, error) {
+	eff.Note = fmt.Sprintf("notice to the rule's administrators (%d in scope, not asked); logged and audited, not delivered", d.InScope)
+	s.log.WarnContext(ctx, "anpi: administrators' notice", "rule", d.Rule, "event", d.Event, "admins", d.Direct, "inScope", d.InScope, "reason", d.Reason)
+	_, err := s.st.AppendAudit(ctx, &AuditEntry{At: now, Action: "rule.notice", TargetKind: "rule", TargetID: d.Rule,
+		Detail: fmt.Sprintf("event %s: %d in scope, not asked: %s", d.Event, d.InScope, d.Reason)})
+	return eff, err
+}
+
+// recipientIDs returns the decision's recipients with its groups resolved,
+// each once, in order.
+func (s *Service) recipientIDs(d *rules.Decision) []UserID {
+	seen := map[UserID]bool{}
+	var out []UserID
+	add := func(id UserID) {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	for _, id := range d.Recipients() {
+		add(UserID(id))
+	}
+	for _, g := range d.Groups {
+		for _, id := range s.groups[g] {
+			add(id)
+		}
+	}
+	return out
+}
+
+// surveyBase returns the deterministic ID of the first survey of (rule,
+// event); later generations (after a 取消 and a re-issue) append "-2", "-3".
+func surveyBase(d *rules.Decision) SurveyID {
+	prefix := "auto-"
+	if d.Drill || d.Action == rules.ActionDrill {
+		prefix = "drill-"
+	}
+	return SurveyID(hashID(prefix, d.Rule, d.Event))
+}
+
+// findSurvey returns the current survey of (rule, event): the first
+// generation not cancelled, or, when there is none, the ID a new one takes.
+// replay reports that the report is part of a cancelled generation already
+// (a document fed again after a restart): it must change nothing.
+func findSurvey(ctx context.Context, tx Tx, base SurveyID, reportID string) (cur *Survey, free SurveyID, replay bool, err error) {
+	for gen := 1; gen <= maxGenerations; gen++ {
+		id := base
+		if gen > 1 {
+			id = base + SurveyID("-"+strconv.Itoa(gen))
+		}
+		sv, err := tx.GetSurvey(ctx, id)
+		if Code(err) == NotFound {
+			return nil, id, false, nil
+		}
+		if err != nil {
+			return nil, "", false, err
+		}
+		if sv.Status != Cancelled {
+			return sv, "", false, nil
+		}
+		if sv.Trigger != nil && slices.Contains(sv.Trigger.Reports, reportID) {
+			return nil, "", true, nil
+		}
+	}
+	return nil, "", false, Errorf(FailedPrecondition, "anpi: survey %s: more than %d generations cancelled", base, maxGenerations)
+}
+
+// reportID identifies a JMA report: its type and issue time.
+func reportID(r *jma.Report) string {
+	if r == nil {
+		return ""
+	}
+	return r.Type + "@" + r.Control.DateTime.UTC().Format(time.RFC3339Nano)
+}
+
+// send carries out a send or drill decision in one transaction.
+func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 Effect, now time.Time) (Effect, error) {
+	ids := s.recipientIDs(&d)
+	repID := reportID(d.Report)
+	kind := AutoSurvey
+	if d.Drill || d.Action == rules.ActionDrill {
+		kind = DrillSurvey
+	}
+	trig := describe(&d)
+	var eff Effect
+	err := s.st.InTx(ctx, func(tx Tx) error {
+		eff = eff0 // InTx may run fn again
+		sv, free, replay, err := findSurvey(ctx, tx, surveyBase(&d), repID)
+		if err != nil {
+			return err
+		}
+		if replay {
+			eff.Note = "replay of a withdrawn report: nothing sent"
+			return nil
+		}
+		var users []*User
+		for _, id := range ids {
+			if sv != nil {
+				_, err := tx.GetRecipient(ctx, sv.ID, id)
+				if err == nil {
+					continue // asked already: the durable "already asked" set
+				}
+				if Code(err) != NotFound {
+					return err
+				}
+			}
+			u, err := tx.GetUser(ctx, id)
+			if Code(err) == NotFound {
+				s.log.WarnContext(ctx, "anpi: recipient is not in the directory", "user", id, "rule", d.Rule)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if u.Status == Active {
+				users = append(users, u)
+			}
+		}
+		if len(users) == 0 {
+			if sv != nil {
+				eff.Survey = sv.ID
+			}
+			eff.Note = "everyone in scope was asked already"
+			return nil
+		}
+		if sv == nil {
+			sv = s.newAutoSurvey(free, kind, &d, trig, repID, ri, now)
+			if err := tx.CreateSurvey(ctx, sv); err != nil {
+				return err
+			}
+			eff.Created = true
+		} else if mergeTrigger(sv.Trigger, trig, repID) {
+			if err := tx.UpdateSurvey(ctx, sv); err != nil {
+				return err
+			}
+		}
+		eff.Survey = sv.ID
+		tree, err := tx.Departments(ctx)
+		if err != nil {
+			return err
+		}
+		rs := make([]Recipient, len(users))
+		for i, u := range users {
+			rs[i] = NewRecipient(sv.ID, u, tree)
+		}
+		n, err := tx.AddRecipients(ctx, sv.ID, rs)
+		if err != nil {
+			return err
+		}
+		if n != len(rs) {
+			return Errorf(Internal, "anpi: survey %s: %d recipients checked new, the store added %d", sv.ID, len(rs), n)
+		}
+		eff.Recipients = n
+		ds := make([]*Delivery, 0, len(users))
+		for _, u := range users {
+			contacts, err := tx.Contacts(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			dl := s.firstDelivery(sv.ID, u, contacts, now)
+			if dl.State == SkippedNoContact {
+				eff.NoContact++
+			} else {
+				eff.Queued++
+			}
+			ds = append(ds, dl)
+		}
+		if _, err := tx.EnqueueDeliveries(ctx, ds); err != nil {
+			return err
+		}
+		action := "survey.auto_send"
+		if kind == DrillSurvey {
+			action = "survey.drill_send"
+		}
+		_, err = tx.AppendAudit(ctx, &AuditEntry{At: now, Action: action, TargetKind: "survey", TargetID: string(sv.ID),
+			Detail: fmt.Sprintf("rule %s, event %s, report %s: %d new recipients, %d deliveries queued, %d without a contact",
+				d.Rule, d.Event, repID, eff.Recipients, eff.Queued, eff.NoContact)})
+		return err
+	})
+	if err != nil {
+		return eff0, fmt.Errorf("anpi: %s for rule %s, event %s: %w", d.Action, d.Rule, d.Event, err)
+	}
+	if eff.Recipients > 0 {
+		s.log.InfoContext(ctx, "anpi: auto-send", "survey", eff.Survey, "rule", d.Rule, "event", d.Event,
+			"created", eff.Created, "recipients", eff.Recipients, "queued", eff.Queued, "noContact", eff.NoContact)
+	}
+	return eff, nil
+}
+
+// newAutoSurvey builds the survey of a send or drill decision.
+func (s *Service) newAutoSurvey(id SurveyID, kind SurveyKind, d *rules.Decision, trig Trigger, repID string, ri ruleInfo, now time.Time) *Survey {
+	t := trig
+	t.Source = "jma"
+	t.RuleID = d.Rule
+	t.Event = d.Event
+	t.ReportID = repID
+	t.Reports = []string{repID}
+	t.Rule = slices.Clone(ri.spec)
+	t.EventID = d.Event
+	if d.Report != nil && d.Report.Head.EventID() != "" {
+		t.EventID = d.Report.Head.EventID()
+	}
+	title := strings.TrimSpace(t.Summary + " " + joinAreas(t.Areas, Japanese))
+	if title == "" {
+		title = "自動一斉送信 " + d.Rule
+	}
+	if kind == DrillSurvey {
+		title = drillLabel(Japanese) + title
+	}
+	sv := &Survey{
+		ID:         id,
+		Kind:       kind,
+		Title:      clip(title, MaxTitleLen),
+		Trigger:    &t,
+		Form:       s.form.Clone(),
+		TemplateID: s.tmplID,
+		Status:     Open,
+		CreatedAt:  now,
+		StartedAt:  now,
+	}
+	for _, m := range d.Matches {
+		if r, err := ParseRegion(m.Region); err == nil && !slices.Contains(sv.Targeting.Regions, r) {
+			sv.Targeting.Regions = append(sv.Targeting.Regions, r)
+		}
+	}
+	for _, a := range ri.admins {
+		sv.Admins = append(sv.Admins, UserID(a))
+	}
+	if s.window > 0 {
+		sv.Deadline = now.Add(s.window)
+	}
+	return sv
+}
+
+// firstDelivery is the delivery of a new recipient: on the first channel of
+// the fallback order he can be reached on, or SkippedNoContact.
+func (s *Service) firstDelivery(sv SurveyID, u *User, contacts []*Contact, now time.Time) *Delivery {
+	d := &Delivery{SurveyID: sv, UserID: u.ID, State: SkippedNoContact, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+	for _, ch := range s.channels {
+		if cid, _, ok := pickContact(u, contacts, ch, ""); ok {
+			d.Channel, d.ContactID, d.State = ch, cid, Queued
+			break
+		}
+	}
+	if d.State == SkippedNoContact {
+		d.Channel = s.channels[0]
+		if slices.Contains(s.channels, EmailChannel) {
+			d.Channel = EmailChannel // what administrators fix first
+		}
+	}
+	d.ID = DeliveryIDFor(d.Key())
+	return d
+}
+
+// cancel carries out a 取消 in one transaction: when it withdraws the whole
+// event for the rule, every unsent delivery of the survey is cancelled, the
+// answer links revoked and the survey marked Cancelled; when other reports
+// still stand, only the recipients reached through the withdrawn regions are
+// concerned (their links are revoked). Either way, everyone concerned who was
+// already sent to gets a short correction (Round CorrectionRound) on each
+// channel he was reached on.
+func (s *Service) cancel(ctx context.Context, d rules.Decision, eff0 Effect, now time.Time) (Effect, error) {
+	tell := map[UserID]bool{}
+	for _, id := range s.recipientIDs(&d) {
+		tell[id] = true
+	}
+	repID := reportID(d.Report)
+	var eff Effect
+	err := s.st.InTx(ctx, func(tx Tx) error {
+		eff = eff0
+		sv, _, replay, err := findSurvey(ctx, tx, surveyBase(&d), repID)
+		if err != nil {
+			return err
+		}
+		if replay || sv == nil {
+			eff.Note = "no survey to cancel"
+			return nil
+		}
+		eff.Survey = sv.ID
+		recs, err := tx.Recipients(ctx, sv.ID)
+		if err != nil {
+			return err
+		}
+		full := true
+		for _, r := range recs {
+			if !tell[r.UserID] && s.ix.Has(string(r.UserID)) {
+				full = false
+				break
+			}
+		}
+		if sv.Trigger == nil {
+			sv.Trigger = &Trigger{}
+		}
+		sv.Trigger.Reports = append(sv.Trigger.Reports, repID)
+		if full {
+			if eff.Cancelled, err = tx.CancelDeliveries(ctx, sv.ID, now); err != nil {
+				return err
+			}
+			if _, err := tx.RevokeAnswerTokens(ctx, sv.ID, "", now); err != nil {
+				return err
+			}
+			sv.Status, sv.ClosedAt = Cancelled, now
+		} else {
+			for _, r := range recs {
+				if tell[r.UserID] {
+					if _, err := tx.RevokeAnswerTokens(ctx, sv.ID, r.UserID, now); err != nil {
+						return err
+					}
+				}
+			}
+			eff.Note = "partial 取消: the event still stands for the other recipients"
+		}
+		if err := tx.UpdateSurvey(ctx, sv); err != nil {
+			return err
+		}
+		ds, err := tx.Deliveries(ctx, sv.ID)
+		if err != nil {
+			return err
+		}
+		var corr []*Delivery
+		for _, old := range ds {
+			if old.Round < 0 || !tell[old.UserID] {
+				continue
+			}
+			switch old.State {
+			case Sent, Delivered, Sending: // reached, or perhaps reached: tell them
+			default:
+				continue
+			}
+			c := &Delivery{SurveyID: sv.ID, UserID: old.UserID, Channel: old.Channel, ContactID: old.ContactID,
+				Round: CorrectionRound, State: Queued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+			c.ID = DeliveryIDFor(c.Key())
+			corr = append(corr, c)
+		}
+		if eff.Corrections, err = tx.EnqueueDeliveries(ctx, corr); err != nil {
+			return err
+		}
+		_, err = tx.AppendAudit(ctx, &AuditEntry{At: now, Action: "survey.cancel", TargetKind: "survey", TargetID: string(sv.ID),
+			Detail: fmt.Sprintf("rule %s, event %s, report %s (取消): whole survey %t, %d unsent deliveries cancelled, %d corrections queued",
+				d.Rule, d.Event, repID, full, eff.Cancelled, eff.Corrections)})
+		return err
+	})
+	if err != nil {
+		return eff0, fmt.Errorf("anpi: cancel for rule %s, event %s: %w", d.Rule, d.Event, err)
+	}
+	s.log.InfoContext(ctx, "anpi: 取消", "survey", eff.Survey, "rule", d.Rule, "event", d.Event,
+		"cancelled", eff.Cancelled, "corrections", eff.Corrections)
+	return eff, nil
+}
+
+// describe extracts what a survey shows of its trigger: a one-line summary,
+// the highest intensity (the report's maximum, or else the highest that
+// matched) and the names of the matched areas.
+func describe(d *rules.Decision) Trigger {
+	var t Trigger
+	names := map[string]string{}
+	rep := d.Report
+	if rep != nil {
+		if eq := rep.Earthquake; eq != nil && eq.Intensity != nil {
+			for _, p := range eq.Intensity.Prefs {
+				for _, a := range p.Areas {
+					names[rules.RegionKey(rules.RegionQuake, a.Code)] = a.Name
+				}
+			}
+		}
+		if ts := rep.Tsunami; ts != nil {
+			for _, it := range ts.Forecast {
+				names[rules.RegionKey(rules.RegionTsunami, it.AreaCode)] = it.AreaName
+			}
+		}
+		if w := rep.Warnings; w != nil {
+			for _, g := range w.Groups {
+				for _, it := range g.Items {
+					names[rules.RegionKey(rules.RegionWarning, it.AreaCode)] = it.AreaName
+				}
+			}
+		}
+	}
+	var max jma.Intensity
+	for _, m := range d.Matches {
+		name := names[m.Region]
+		if name == "" {
+			_, name, _ = strings.Cut(m.Region, ":")
+		}
+		if !slices.Contains(t.Areas, name) {
+			t.Areas = append(t.Areas, name)
+		}
+		if m.Intensity != jma.IntensityNone && (max == jma.IntensityNone || m.Intensity.Floor().Compare(max.Floor()) > 0) {
+			max = m.Intensity
+		}
+	}
+	if rep != nil && rep.Earthquake != nil && rep.Earthquake.Intensity != nil && rep.Earthquake.Intensity.MaxInt != jma.IntensityNone {
+		max = rep.Earthquake.Intensity.MaxInt // the event's, where the report states it
+	}
+	t.Intensity = max.Japanese()
+	if rep != nil {
+		t.Summary = strings.TrimSpace(rep.Head.Title + " " + t.Intensity)
+	}
+	return t
+}
+
+// mergeTrigger adds what a later report of the event brings to a survey's
+// trigger: new areas, a higher intensity, the report. It reports whether
+// anything changed.
+func mergeTrigger(t *Trigger, add Trigger, repID string) bool {
+	changed := false
+	for _, a := range add.Areas {
+		if !slices.Contains(t.Areas, a) {
+			t.Areas = append(t.Areas, a)
+			changed = true
+		}
+	}
+	if add.Intensity != "" && add.Intensity != t.Intensity {
+		old, err := jma.ParseIntensity(t.Intensity)
+		nw, err2 := jma.ParseIntensity(add.Intensity)
+		if t.Intensity == "" || (err == nil && err2 == nil && nw.Floor().Compare(old.Floor()) > 0) {
+			t.Intensity, t.Summary = add.Intensity, add.Summary
+			changed = true
+		}
+	}
+	if repID != "" && !slices.Contains(t.Reports, repID) {
+		t.Reports = append(t.Reports, repID)
+		t.ReportID = repID
+		changed = true
+	}
+	return changed
+}
+
+// joinAreas lists area names for a message: at most five, then "ほか".
+func joinAreas(areas []string, l Locale) string {
+	sep, more := "、", "ほか"
+	if l == English {
+		sep, more = ", ", " and more"
+	}
+	if len(areas) > 5 {
+		return strings.Join(areas[:5], sep) + more
+	}
+	return strings.Join(areas, sep)
+}

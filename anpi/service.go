@@ -1,0 +1,235 @@
+package anpi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/anpikit/anpi/jma"
+	"github.com/anpikit/anpi/rules"
+)
+
+// DefaultChannels returns the fallback order of channels used when
+// Options.Channels is empty: app push first (it wakes a phone at once and
+// costs nothing), then LINE, email, SMS and a voice call.
+func DefaultChannels() []Channel {
+	return []Channel{FCMChannel, APNsChannel, LINEChannel, EmailChannel, SMSChannel, VoiceChannel}
+}
+
+// Options configures a Service. A nil *Options means defaults.
+type Options struct {
+	// Clock is the time source; default time.Now. Everything the Service
+	// decides (holds, deadlines, token expiry, timestamps) reads it.
+	Clock func() time.Time
+	// Rand is the randomness of answer tokens and response IDs; default
+	// crypto/rand. Reads are serialized, so any io.Reader will do.
+	Rand io.Reader
+	// BaseURL is the root of the answer pages: links are BaseURL+"/a/"+token.
+	// Empty gives relative links ("/a/…"). An SMS holds at most MaxSMSLen
+	// characters with the link, and a token is 43 of them: keep the base
+	// URL short (at most 23 characters) where SMS is used.
+	BaseURL string
+	// Logger receives what the Service does and every error it cannot
+	// return (Run); default: discard.
+	Logger *slog.Logger
+	// Channels is the fallback order: the first channel a recipient can be
+	// reached on gets his delivery. Default DefaultChannels().
+	Channels []Channel
+	// Form is the question form of automatic surveys; default DefaultForm.
+	Form *Form
+	// TemplateID names a stored template for automatic surveys; empty (or
+	// a template that is gone when a message is rendered) means
+	// DefaultTemplate.
+	TemplateID TemplateID
+	// AnswerWindow sets the deadline of automatic surveys, counted from
+	// their start; answer tokens expire with it. Zero means no deadline:
+	// tokens then work until the survey is closed.
+	AnswerWindow time.Duration
+	// Tracker configures the jma.Tracker; its Now is replaced by Clock.
+	Tracker *jma.TrackerOptions
+	// State bounds the memory of rule evaluation (rules.StateOptions).
+	State *rules.StateOptions
+	// TickInterval is how often Run calls Tick to release held sends and
+	// retry work the store refused; default one second.
+	TickInterval time.Duration
+	// MaxRetries bounds the documents and decisions kept for a retry after
+	// the store failed; default 256. Beyond it the oldest are dropped, with
+	// an error in the log.
+	MaxRetries int
+}
+
+// Service is the engine of AnpiKit: it turns JMA documents into surveys and
+// deliveries (auto-send), renders each delivery for its channel with a
+// personal answer link, and records answers. Everything durable goes through
+// the Store, in one transaction per step, so a crash loses nothing that was
+// acknowledged and a restart asks nobody twice.
+//
+// A Service is safe for concurrent use. Documents and ticks are processed
+// one at a time; Render and the answer methods run concurrently.
+type Service struct {
+	st       Store
+	now      func() time.Time
+	log      *slog.Logger
+	base     string
+	channels []Channel
+	form     *Form
+	tmplID   TemplateID
+	window   time.Duration
+	tick     time.Duration
+	maxRetry int
+
+	randMu sync.Mutex
+	rand   io.Reader
+
+	mu      sync.Mutex // serializes documents, ticks and the state below
+	tracker *jma.Tracker
+	state   *rules.State
+	ix      *rules.Index
+	regions map[UserID]string // registered regions per indexed user, joined, to detect changes
+	groups  map[string][]UserID
+	rules   map[string]ruleInfo // what the Service knows of each rule it loaded
+	retryR  []*jma.Report       // documents the store refused before they were applied
+	retryD  []pendingDecision
+}
+
+// ruleInfo is what a survey keeps of the rule that started it.
+type ruleInfo struct {
+	spec   json.RawMessage
+	admins []string
+}
+
+// pendingDecision is a decision the store refused, kept to be acted on again.
+type pendingDecision struct {
+	d    rules.Decision
+	rule ruleInfo
+}
+
+// New returns a Service over st.
+func New(st Store, opts *Options) (*Service, error) {
+	if st == nil {
+		return nil, Errorf(InvalidArgument, "anpi: new service: nil store")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	s := &Service{
+		st:       st,
+		now:      o.Clock,
+		log:      o.Logger,
+		base:     strings.TrimRight(o.BaseURL, "/"),
+		channels: o.Channels,
+		form:     o.Form,
+		tmplID:   o.TemplateID,
+		window:   o.AnswerWindow,
+		tick:     o.TickInterval,
+		maxRetry: o.MaxRetries,
+		rand:     o.Rand,
+		ix:       rules.NewIndex(),
+		regions:  map[UserID]string{},
+		rules:    map[string]ruleInfo{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if len(s.channels) == 0 {
+		s.channels = DefaultChannels()
+	}
+	seen := map[Channel]bool{}
+	for _, c := range s.channels {
+		if !c.Valid() {
+			return nil, Errorf(InvalidArgument, "anpi: new service: options: unknown channel %q", c)
+		}
+		if seen[c] {
+			return nil, Errorf(InvalidArgument, "anpi: new service: options: channel %q listed twice", c)
+		}
+		seen[c] = true
+	}
+	s.channels = append([]Channel(nil), s.channels...)
+	if s.form == nil {
+		s.form = DefaultForm()
+	} else {
+		s.form = s.form.Clone()
+	}
+	if err := s.form.Validate(); err != nil {
+		return nil, Errorf(InvalidArgument, "anpi: new service: options: form: %w", err)
+	}
+	if s.window < 0 {
+		return nil, Errorf(InvalidArgument, "anpi: new service: options: negative answer window %s", s.window)
+	}
+	if s.tick <= 0 {
+		s.tick = time.Second
+	}
+	if s.maxRetry <= 0 {
+		s.maxRetry = 256
+	}
+	var topt jma.TrackerOptions
+	if o.Tracker != nil {
+		topt = *o.Tracker
+	}
+	topt.Now = s.now
+	s.tracker = jma.NewTracker(&topt)
+	s.state = rules.NewState(o.State)
+	return s, nil
+}
+
+// Store returns the store the Service works on.
+func (s *Service) Store() Store { return s.st }
+
+// answerURL returns the link of an answer token.
+func (s *Service) answerURL(token string) string { return s.base + "/a/" + token }
+
+// randomHex returns n random bytes from the Service's randomness, in hex.
+func (s *Service) randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	s.randMu.Lock()
+	_, err := io.ReadFull(s.rand, b)
+	s.randMu.Unlock()
+	if err != nil {
+		return "", Errorf(Internal, "anpi: read randomness: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// newToken returns a fresh answer token from the Service's randomness.
+func (s *Service) newToken() (string, TokenHash, error) {
+	s.randMu.Lock()
+	defer s.randMu.Unlock()
+	return NewAnswerToken(s.rand)
+}
+
+// hashID returns prefix + the first 24 hex digits of the SHA-256 of parts
+// joined by NUL: a short, deterministic ID for values of any length.
+func hashID(prefix string, parts ...string) string {
+	h := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return prefix + hex.EncodeToString(h[:12])
+}
+
+// DeliveryIDFor returns the deterministic ID the Service gives a delivery
+// with key k: the same key always gets the same ID, so enqueuing again after
+// a crash finds the delivery already there.
+func DeliveryIDFor(k DeliveryKey) DeliveryID {
+	d := Delivery{SurveyID: k.SurveyID, UserID: k.UserID, Channel: k.Channel, ContactID: k.ContactID, Round: k.Round}
+	return DeliveryID(hashID("dlv-", d.IdempotencyKey()))
+}
+
+// ctxErr classifies a done context as Unavailable.
+func ctxErr(ctx context.Context, what string) error {
+	if err := ctx.Err(); err != nil {
+		return Errorf(Unavailable, "anpi: %s: %w", what, err)
+	}
+	return nil
+}
