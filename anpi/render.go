@@ -1,0 +1,217 @@
+package anpi
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/anpikit/anpi/channel"
+)
+
+// DefaultTemplateID is the ID of DefaultTemplate.
+const DefaultTemplateID TemplateID = "anpi-default"
+
+// DefaultTemplate returns the built-in template of safety checks, in
+// Japanese and English: the event, the affected areas and the answer link.
+// Each call returns a new copy.
+func DefaultTemplate() *Template {
+	return &Template{
+		ID:      DefaultTemplateID,
+		Name:    "安否確認（標準）",
+		Subject: Text{Ja: "【安否確認】{event}", En: "[Safety check] {event}"},
+		Body: Text{
+			Ja: "{recipient} 様\n\n{event}\n{areas}\n\n下のリンクから安否を回答してください。\n{url}\n",
+			En: "Dear {recipient},\n\n{event}\n{areas}\n\nPlease tell us whether you are safe:\n{url}\n",
+		},
+		Short: Text{Ja: "【安否確認】{event} {areas} 安否を回答してください。", En: "[Safety check] {event} {areas}: please tell us whether you are safe."},
+		SMS:   Text{Ja: "【安否確認】{event} 回答:", En: "Safety check: {event}. Answer:"},
+	}
+}
+
+// correctionTemplate is the text of the correction sent after a 取消 to
+// those already asked. It carries no link.
+func correctionTemplate() *Template {
+	return &Template{
+		ID:      "anpi-correction",
+		Name:    "取消",
+		Subject: Text{Ja: "【取消】安否確認の取り消し", En: "[Withdrawn] Safety check withdrawn"},
+		Body: Text{
+			Ja: "{recipient} 様\n\n{event} に関する安否確認は、気象庁が情報を取り消したため取り消します。回答は不要です。\n",
+			En: "Dear {recipient},\n\nThe safety check about {event} is withdrawn: JMA cancelled the report. No answer is needed.\n",
+		},
+		Short: Text{Ja: "【取消】安否確認は取り消されました。回答は不要です。（{event}）", En: "[Withdrawn] The safety check is withdrawn; no answer is needed. ({event})"},
+		SMS:   Text{Ja: "【取消】安否確認は取り消されました。回答不要です。{event}", En: "WITHDRAWN: no answer needed. {event}"},
+	}
+}
+
+// Render turns a claimed delivery into the message its channel sends. The
+// dispatcher calls it for every attempt.
+//
+// It picks the recipient's contact for d.Channel: d.ContactID while it is
+// usable, otherwise his private contacts of that kind, verified ones first,
+// never broken ones, and for email then the work email. It returns the
+// contact it used ("" for the work email); a recipient with none is
+// NotFound. A first send or reminder gets a fresh answer token, of which the
+// store keeps only the hash (expiring at the survey's deadline, if any); the
+// text is the survey's template (or DefaultTemplate) in the user's locale
+// and the channel's style: long for email, short for push and LINE, at most
+// MaxSMSLen characters for SMS, and for voice the short text without a link
+// (a call is answered by key presses, see AnswerAs). A correction
+// (CorrectionRound) is a short notice that the request is withdrawn, with no
+// token. Drill and test surveys are labelled in every text. A survey that no
+// longer takes answers (cancelled, closed, past its deadline) is
+// FailedPrecondition, except for corrections: the dispatcher should not send.
+func (s *Service) Render(ctx context.Context, d *Delivery) (*channel.Message, ContactID, error) {
+	if d == nil {
+		return nil, "", Errorf(InvalidArgument, "anpi: render: nil delivery")
+	}
+	if !d.Channel.Valid() {
+		return nil, "", Errorf(InvalidArgument, "anpi: render delivery %s: unknown channel %q", d.ID, d.Channel)
+	}
+	sv, err := s.st.GetSurvey(ctx, d.SurveyID)
+	if err != nil {
+		return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+	}
+	u, err := s.st.GetUser(ctx, d.UserID)
+	if err != nil {
+		return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+	}
+	contacts, err := s.st.Contacts(ctx, u.ID)
+	if err != nil {
+		return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+	}
+	cid, addr, ok := pickContact(u, contacts, d.Channel, d.ContactID)
+	if !ok {
+		return nil, "", Errorf(NotFound, "anpi: render delivery %s: user %s has no usable %s contact", d.ID, u.ID, d.Channel)
+	}
+	now := s.now()
+	correction := d.Round == CorrectionRound
+	tmpl := correctionTemplate()
+	if !correction {
+		if err := answerable(sv, now); err != nil {
+			return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+		}
+		if tmpl, err = s.template(ctx, sv); err != nil {
+			return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+		}
+	}
+	v := values(sv, u)
+	var tok *AnswerToken
+	if !correction && d.Channel != VoiceChannel {
+		text, h, err := s.newToken()
+		if err != nil {
+			return nil, "", err
+		}
+		tok = &AnswerToken{Hash: h, SurveyID: sv.ID, UserID: u.ID, CreatedAt: now, ExpiresAt: sv.Deadline}
+		v.URL = s.answerURL(text)
+	}
+	style := StyleOf(d.Channel)
+	if d.Channel == VoiceChannel {
+		style = ShortStyle // read aloud: the short text, no link
+	}
+	r, err := tmpl.Render(u.Locale, style, v)
+	if err != nil {
+		return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+	}
+	if tok != nil {
+		if err := s.st.PutAnswerTokens(ctx, []*AnswerToken{tok}); err != nil {
+			return nil, "", fmt.Errorf("anpi: render delivery %s: store the answer token: %w", d.ID, err)
+		}
+	}
+	m := &channel.Message{
+		To:             addr,
+		Subject:        r.Subject,
+		Text:           r.Text,
+		URL:            v.URL,
+		IdempotencyKey: d.IdempotencyKey(),
+		Data: map[string]string{
+			"survey":   string(sv.ID),
+			"delivery": string(d.ID),
+			"kind":     string(sv.Kind),
+			"round":    strconv.Itoa(d.Round),
+		},
+	}
+	if v.Drill {
+		m.Data["drill"] = "true"
+	}
+	if sv.Kind == AutoSurvey || sv.Kind == ManualSurvey {
+		m.Priority = channel.PriorityHigh
+	}
+	return m, cid, nil
+}
+
+// template returns the template of a survey: its legacy message's, the
+// stored one it names, or DefaultTemplate (also when the stored one is gone).
+func (s *Service) template(ctx context.Context, sv *Survey) (*Template, error) {
+	if sv.Legacy != nil {
+		return sv.Legacy.Template(), nil
+	}
+	if sv.TemplateID == "" || sv.TemplateID == DefaultTemplateID {
+		return DefaultTemplate(), nil
+	}
+	t, err := s.st.GetTemplate(ctx, sv.TemplateID)
+	if Code(err) == NotFound {
+		s.log.WarnContext(ctx, "anpi: template is gone: the default one is used", "survey", sv.ID, "template", sv.TemplateID)
+		return DefaultTemplate(), nil
+	}
+	return t, err
+}
+
+// values fills the placeholders of a survey's messages to u.
+func values(sv *Survey, u *User) Values {
+	v := Values{Recipient: u.Name, Event: sv.Title, Deadline: sv.Deadline, Drill: sv.Kind == DrillSurvey || sv.Kind == TestSurvey}
+	if t := sv.Trigger; t != nil {
+		if t.Summary != "" {
+			v.Event = t.Summary
+		}
+		v.Intensity = t.Intensity
+		v.Areas = joinAreas(t.Areas, u.Locale)
+	}
+	return v
+}
+
+// pickContact chooses the address of u on channel ch: the contact prefer
+// when it is still his, of the right kind and not broken; otherwise his
+// private contacts of that kind (verified first, by ID), then for email a
+// work-scope email contact and the work email (ContactID ""). Family
+// contacts are never used: they are someone else's. ok is false when u has
+// no usable address on ch.
+func pickContact(u *User, contacts []*Contact, ch Channel, prefer ContactID) (ContactID, string, bool) {
+	kind := ch.ContactKind()
+	usable := func(c *Contact) bool {
+		return c.UserID == u.ID && c.Kind == kind && !c.Check.Broken && (c.Scope == PrivateScope || c.Scope == WorkScope)
+	}
+	if prefer != "" {
+		for _, c := range contacts {
+			if c.ID == prefer && usable(c) {
+				return c.ID, c.Address, true
+			}
+		}
+	}
+	rank := func(c *Contact) int {
+		switch {
+		case c.Scope == PrivateScope && c.Check.Verified:
+			return 0
+		case c.Scope == PrivateScope:
+			return 1
+		}
+		return 2
+	}
+	var best *Contact
+	for _, c := range contacts {
+		if !usable(c) {
+			continue
+		}
+		if best == nil || cmp.Or(cmp.Compare(rank(c), rank(best)), cmp.Compare(c.ID, best.ID)) < 0 {
+			best = c
+		}
+	}
+	if best != nil {
+		return best.ID, best.Address, true
+	}
+	if kind == EmailContact && u.WorkEmail != "" {
+		return "", u.WorkEmail, true
+	}
+	return "", "", false
+}
