@@ -1,0 +1,182 @@
+package anpi
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// TokenInfo is what an answer link leads to: the answer page shows the
+// survey's form to the recipient, with his current answer.
+type TokenInfo struct {
+	Survey *Survey
+	UserID UserID
+	// User is the recipient's directory record; nil when he was deleted
+	// since.
+	User *User
+	// Response is his current answer; nil before the first.
+	Response *Response
+	// Open reports whether the survey takes answers now.
+	Open bool
+}
+
+// errUnknownToken is the one answer to every token that does not work:
+// malformed, unknown, expired and revoked tokens are alike to the caller, so
+// a prober learns nothing from the difference.
+func errUnknownToken() error {
+	return Errorf(NotFound, "anpi: answer link is unknown or no longer valid")
+}
+
+// answerable returns nil when sv takes answers at now: it is Open and its
+// deadline, if any, has not passed. Otherwise FailedPrecondition.
+func answerable(sv *Survey, now time.Time) error {
+	if sv.Status != Open {
+		return Errorf(FailedPrecondition, "anpi: survey %s is %s: it takes no answers", sv.ID, sv.Status)
+	}
+	if !sv.Deadline.IsZero() && !now.Before(sv.Deadline) {
+		return Errorf(FailedPrecondition, "anpi: survey %s closed for answers at %s", sv.ID, sv.Deadline.In(jst).Format("2006-01-02 15:04 MST"))
+	}
+	return nil
+}
+
+// tokenIn looks token up in tx: NotFound unless it is well-formed, stored
+// and usable at now.
+func tokenIn(ctx context.Context, tx Tx, token string, now time.Time) (*AnswerToken, error) {
+	h, err := HashAnswerToken(token)
+	if err != nil {
+		return nil, errUnknownToken()
+	}
+	t, err := tx.AnswerToken(ctx, h)
+	if Code(err) == NotFound {
+		return nil, errUnknownToken()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("anpi: look up answer token: %w", err)
+	}
+	if !t.Usable(now) {
+		return nil, errUnknownToken()
+	}
+	return t, nil
+}
+
+// LookupToken returns what an answer link leads to, for the answer page's
+// GET. It records nothing (mail scanners open links). A malformed, unknown,
+// expired or revoked token is NotFound, all with the same message. A survey
+// that no longer takes answers is returned with Open false.
+func (s *Service) LookupToken(ctx context.Context, token string) (*TokenInfo, error) {
+	now := s.now()
+	var info *TokenInfo
+	err := s.st.InTx(ctx, func(tx Tx) error {
+		t, err := tokenIn(ctx, tx, token, now)
+		if err != nil {
+			return err
+		}
+		sv, err := tx.GetSurvey(ctx, t.SurveyID)
+		if err != nil {
+			return err
+		}
+		info = &TokenInfo{Survey: sv, UserID: t.UserID, Open: answerable(sv, now) == nil}
+		if info.User, err = tx.GetUser(ctx, t.UserID); Code(err) == NotFound {
+			info.User = nil
+		} else if err != nil {
+			return err
+		}
+		if info.Response, err = tx.GetResponse(ctx, sv.ID, t.UserID); Code(err) == NotFound {
+			info.Response = nil
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// AnswerByToken records an answer given through an answer link (the answer
+// page's POST). The token must be well-formed, stored, not expired and not
+// revoked (NotFound otherwise, the same for every case); the survey must
+// take answers (FailedPrecondition); the answers must fit the survey's form
+// (InvalidArgument, naming the question). Answering again replaces the
+// current answer, the earlier one kept in the history, and the tally moves
+// in the same transaction. An empty via means ViaWeb. The returned response
+// is the one stored, FirstAt included.
+func (s *Service) AnswerByToken(ctx context.Context, token string, answers []Answer, via ResponseChannel) (*Response, error) {
+	now := s.now()
+	id, err := s.newResponseID()
+	if err != nil {
+		return nil, err
+	}
+	var out *Response
+	err = s.st.InTx(ctx, func(tx Tx) error {
+		t, err := tokenIn(ctx, tx, token, now)
+		if err != nil {
+			return err
+		}
+		out, err = record(ctx, tx, id, t.SurveyID, t.UserID, answers, via, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AnswerAs records an answer for user in survey when the caller has
+// authenticated the person some other way: a LINE postback, a key pressed
+// during a voice call, an administrator entering what he was told on the
+// phone (ViaAdmin). A user who is not a recipient is NotFound; otherwise it
+// behaves as AnswerByToken.
+func (s *Service) AnswerAs(ctx context.Context, survey SurveyID, user UserID, answers []Answer, via ResponseChannel) (*Response, error) {
+	now := s.now()
+	id, err := s.newResponseID()
+	if err != nil {
+		return nil, err
+	}
+	var out *Response
+	err = s.st.InTx(ctx, func(tx Tx) error {
+		if _, err := tx.GetRecipient(ctx, survey, user); err != nil {
+			return err
+		}
+		out, err = record(ctx, tx, id, survey, user, answers, via, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// record validates and records one answer in tx.
+func record(ctx context.Context, tx Tx, id ResponseID, survey SurveyID, user UserID, answers []Answer, via ResponseChannel, now time.Time) (*Response, error) {
+	sv, err := tx.GetSurvey(ctx, survey)
+	if err != nil {
+		return nil, err
+	}
+	if err := answerable(sv, now); err != nil {
+		return nil, err
+	}
+	if via == "" {
+		via = ViaWeb
+	}
+	r := &Response{ID: id, SurveyID: survey, UserID: user, Answers: slices.Clone(answers), Channel: via, At: now}
+	r = r.Clone() // deep copy of the choices: the caller's slices stay his
+	if err := r.Validate(sv.Form); err != nil {
+		return nil, Errorf(InvalidArgument, "anpi: answer survey %s: %w", survey, err)
+	}
+	if _, err := tx.RecordResponse(ctx, r); err != nil {
+		return nil, err
+	}
+	return tx.GetResponse(ctx, survey, user)
+}
+
+// newResponseID returns a fresh response ID from the Service's randomness.
+func (s *Service) newResponseID() (ResponseID, error) {
+	h, err := s.randomHex(16)
+	if err != nil {
+		return "", err
+	}
+	return ResponseID("rsp-" + h), nil
+}
