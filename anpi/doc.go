@@ -32,6 +32,31 @@
 // a Response is a recipient's current answer; a Tally counts them, updated
 // in the same transaction as each answer.
 //
+// # Engine
+//
+// Service is the engine on top of a Store. HandleDocument (or Run with a
+// jma.Source) takes a JMA document through a jma.Tracker and the stored
+// auto-send rules (rules.State, against an index of the active users'
+// regions) and writes, in one transaction per decision, the survey of
+// (rule, event), its new recipients and one Queued delivery per new
+// recipient on the first channel of Options.Channels he can be reached on
+// (SkippedNoContact when none), with an audit entry. Survey IDs derive from
+// the rule and the event, and the survey's recipients are the durable set of
+// people already asked: a second report of the event asks only those newly
+// in scope, and a restarted Service fed the same documents asks nobody
+// twice. A 取消 cancels what is unsent and queues a short correction
+// (CorrectionRound) to those already sent to; 訓練 documents make drill
+// surveys only for rules that opt in; 試験 documents never send. Held sends
+// wait in the rules.State until Tick releases them.
+//
+// Render turns a delivery the dispatcher claimed into a channel.Message:
+// the recipient's address on the channel, the survey's template in his
+// locale and the channel's style, and a personal answer link whose token
+// the store keeps only as a hash. AnswerByToken records an answer given
+// through such a link, LookupToken serves the answer page's GET without
+// recording anything, and AnswerAs records answers the caller authenticated
+// otherwise (LINE, voice, an administrator).
+//
 // # Errors
 //
 // Every error is classified by Code: NotFound, AlreadyExists,

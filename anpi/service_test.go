@@ -3,6 +3,7 @@ package anpi_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anpikit/anpi/anpi"
+	"github.com/anpikit/anpi/jma"
 	"github.com/anpikit/anpi/rules"
 	"github.com/anpikit/anpi/store/memstore"
 )
@@ -562,4 +564,62 @@ func (f *flakyStore) InTx(ctx context.Context, fn func(tx anpi.Tx) error) error 
 		return anpi.Errorf(anpi.Unavailable, "flaky: database is busy")
 	}
 	return f.Store.InTx(ctx, fn)
+}
+
+func TestAutoSendPartialCancel(t *testing.T) {
+	e := newEnv(t, quakeRule)
+	sv := e.feed(docVXSE51).Effects[0].Survey
+	e.feed(docVXSE53)
+	ds := e.deliveries(sv)
+	e.send(ds["toyama/sms"])
+
+	// The 取消 withdraws the 震源・震度情報 only: the 震度速報 still stands,
+	// so only toyama (富山県東部, reached through the withdrawn report) is told.
+	out := e.feed(docCancel53)
+	got := sends(out.Effects)
+	require.Len(t, got, 1)
+	require.Equal(t, rules.ActionCancel, got[0].Action)
+	require.Zero(t, got[0].Cancelled)
+	require.Equal(t, 1, got[0].Corrections)
+	ds = e.deliveries(sv)
+	require.Equal(t, anpi.Queued, ds["toyama/sms/correction"].State)
+	require.Len(t, ds, 7)
+	s, err := e.st.GetSurvey(e.ctx, sv)
+	require.NoError(t, err)
+	require.Equal(t, anpi.Open, s.Status, "the event still stands for the others")
+}
+
+// sliceSource is a jma.Source that emits documents and stops.
+type sliceSource struct{ docs [][]byte }
+
+func (s sliceSource) Run(ctx context.Context, emit func(jma.Document) error) error {
+	for i, d := range s.docs {
+		if err := emit(jma.Document{URL: fmt.Sprintf("test:%d", i), Data: d}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestRun(t *testing.T) {
+	e := newEnv(t, quakeRule)
+	src := sliceSource{docs: [][]byte{fixture(t, docVXSE51), []byte("not xml"), fixture(t, docVXSE53)}}
+	require.NoError(t, e.svc.Run(e.ctx, src), "a bad document does not stop the feed")
+	svs, err := e.st.ListSurveys(e.ctx, nil)
+	require.NoError(t, err)
+	require.Len(t, svs, 1)
+	require.Len(t, e.recipients(svs[0].ID), 6)
+
+	ctx, cancel := context.WithCancel(e.ctx)
+	cancel()
+	require.ErrorIs(t, e.svc.Run(ctx, blockingSource{}), context.Canceled)
+	require.Equal(t, anpi.InvalidArgument, anpi.Code(e.svc.Run(e.ctx, nil)))
+}
+
+// blockingSource runs until its context is done, as a poller does.
+type blockingSource struct{}
+
+func (blockingSource) Run(ctx context.Context, emit func(jma.Document) error) error {
+	<-ctx.Done()
+	return ctx.Err()
 }
