@@ -165,12 +165,14 @@ func (s *Service) Run(ctx context.Context, src jma.Source) error {
 // took it: before that, nothing has changed and the report may be retried
 // as a whole.
 func (s *Service) processLocked(ctx context.Context, rep *jma.Report, now time.Time) (out *Outcome, applied bool, err error) {
-	if err := s.syncDirectory(ctx); err != nil {
-		return nil, false, err
-	}
 	rs, err := s.loadRules(ctx)
 	if err != nil {
 		return nil, false, err
+	}
+	if len(rs) > 0 { // without rules nothing reads the index
+		if err := s.syncDirectory(ctx); err != nil {
+			return nil, false, err
+		}
 	}
 	u := s.tracker.Apply(rep)
 	ds := s.state.Evaluate(u, rs, s.ix, now)
