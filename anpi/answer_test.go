@@ -1,6 +1,7 @@
 package anpi_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -163,4 +164,29 @@ func TestAnswerAs(t *testing.T) {
 	require.Equal(t, anpi.NotFound, anpi.Code(err))
 	_, err = e.svc.AnswerAs(e.ctx, sv, "joetsu", safe(), "pigeon")
 	require.Equal(t, anpi.InvalidArgument, anpi.Code(err))
+}
+
+// Whatever a client puts in the link, the answer is NotFound (or success
+// for the one real token) and nothing panics.
+func FuzzAnswerByToken(f *testing.F) {
+	e := newEnv(f, quakeRule)
+	sv := e.feed(docVXSE51).Effects[0].Survey
+	m, _, err := e.svc.Render(e.ctx, e.deliveries(sv)["noto/fcm"])
+	if err != nil {
+		f.Fatal(err)
+	}
+	real := strings.TrimPrefix(m.URL, baseURL+"/a/")
+	f.Add(real)
+	f.Add("")
+	f.Add(real[:42] + "=")
+	f.Add(strings.Repeat("A", 43))
+	f.Add("../../etc/passwd")
+	f.Fuzz(func(t *testing.T, tok string) {
+		_, err := e.svc.AnswerByToken(e.ctx, tok, safe(), anpi.ViaWeb)
+		if tok == real {
+			require.NoError(t, err)
+			return
+		}
+		require.Equal(t, anpi.NotFound, anpi.Code(err), "%q", tok)
+	})
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // tokenOf returns the token of an answer link.
-func tokenOf(t *testing.T, url string) string {
+func tokenOf(t testing.TB, url string) string {
 	t.Helper()
 	tok, ok := strings.CutPrefix(url, baseURL+"/a/")
 	require.True(t, ok, "answer link %q", url)

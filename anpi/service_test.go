@@ -52,7 +52,7 @@ const (
 
 // env is a store with a directory, a fake clock and a Service.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	clock *fakeClock
 	st    *memstore.Store
@@ -60,7 +60,7 @@ type env struct {
 }
 
 // fixture reads a JMA document of package jma's test data.
-func fixture(t *testing.T, name string) []byte {
+func fixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "jma", "testdata", name))
 	require.NoError(t, err)
@@ -87,7 +87,7 @@ const (
 //	nobody   quake:390, no contact at all    → skipped_no_contact
 //	leave    quake:390, suspended            → never asked
 //	broken   quake:390, broken FCM, verified private email → email (private)
-func newEnv(t *testing.T, specs ...string) *env {
+func newEnv(t testing.TB, specs ...string) *env {
 	t.Helper()
 	e := &env{t: t, ctx: context.Background(), clock: &fakeClock{t: t0}}
 	e.st = memstore.New(&memstore.Options{Now: e.clock.Now})
