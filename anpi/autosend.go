@@ -58,8 +58,9 @@ const maxGenerations = 32
 // Held sends are kept and released by Tick.
 //
 // A malformed document is InvalidArgument and changes nothing. When the
-// store fails, the document (or the decisions it led to) is kept and retried
-// by the next Tick or document; the error is returned all the same.
+// store fails (Unavailable, Internal), the document, or the decisions it led
+// to, is kept and retried by the next Tick or document; the error is
+// returned all the same, with the Outcome when the document was applied.
 func (s *Service) HandleDocument(ctx context.Context, data []byte) (*Outcome, error) {
 	rep, err := jma.Parse(data)
 	if err != nil {
@@ -233,7 +234,7 @@ func (s *Service) queueReport(ctx context.Context, rep *jma.Report) {
 // actOrQueue acts on d and keeps it for a retry when the store fails.
 func (s *Service) actOrQueue(ctx context.Context, d rules.Decision, ri ruleInfo, now time.Time) (Effect, error) {
 	eff, err := s.act(ctx, d, ri, now)
-	if err != nil && Code(err) != InvalidArgument {
+	if c := Code(err); c == Unavailable || c == Internal { // what a later attempt may cure
 		s.retryD = append(s.retryD, pendingDecision{d: d, rule: ri})
 		if n := len(s.retryD) - s.maxRetry; n > 0 {
 			s.log.ErrorContext(ctx, "anpi: retry queue full: decisions dropped", "dropped", n)

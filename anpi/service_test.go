@@ -623,3 +623,40 @@ func (blockingSource) Run(ctx context.Context, emit func(jma.Document) error) er
 	<-ctx.Done()
 	return ctx.Err()
 }
+
+func TestAutoSendReissueAfterCancel(t *testing.T) {
+	e := newEnv(t, quakeRule)
+	first := sends(e.feed(docVXSE53).Effects)[0].Survey
+	e.send(e.deliveries(first)["noto/fcm"])
+	e.feed(docCancel53)
+
+	// The 震度速報 of the same event comes after the 取消: news again, in a
+	// new survey, which asks noto again (he was told the first was withdrawn).
+	got := sends(e.feed(docVXSE51).Effects)
+	require.Len(t, got, 1)
+	second := got[0].Survey
+	require.Equal(t, first+"-2", second)
+	require.True(t, got[0].Created)
+	require.Equal(t, []string{"broken", "joetsu", "kaga", "nobody", "noto"}, e.recipients(second))
+	count := func() int {
+		n := 0
+		for _, sv := range []anpi.SurveyID{first, second} {
+			n += len(e.deliveries(sv))
+		}
+		return n
+	}
+	before := count()
+
+	// A restart re-fed all three: the withdrawn report and its 取消 are
+	// replays, the 震度速報 finds the second survey; nobody is asked again.
+	e.svc = e.newService(nil)
+	for _, doc := range []string{docVXSE53, docCancel53, docVXSE51} {
+		for _, f := range e.feed(doc).Effects {
+			require.Zero(t, f.Recipients+f.Queued+f.Cancelled+f.Corrections, "%s: %+v", doc, f)
+		}
+	}
+	require.Equal(t, before, count())
+	svs, err := e.st.ListSurveys(e.ctx, nil)
+	require.NoError(t, err)
+	require.Len(t, svs, 2)
+}
