@@ -10,8 +10,8 @@ import (
 // TokenInfo is what an answer link leads to: the answer page shows the
 // survey's form to the recipient, with his current answer.
 type TokenInfo struct {
-	Survey *Survey
-	UserID UserID
+	Survey *Survey // the survey the link answers, its form included
+	UserID UserID  // whom the link answers for
 	// User is the recipient's directory record; nil when he was deleted
 	// since.
 	User *User

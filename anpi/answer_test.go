@@ -2,6 +2,7 @@ package anpi_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,4 +190,48 @@ func FuzzAnswerByToken(f *testing.F) {
 		}
 		require.Equal(t, anpi.NotFound, anpi.Code(err), "%q", tok)
 	})
+}
+
+// Answers, renders and documents at the same time (run with -race).
+func TestServiceConcurrentUse(t *testing.T) {
+	e := newEnv(t, quakeRule)
+	sv := e.feed(docVXSE51).Effects[0].Survey
+	ds := e.deliveries(sv)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 8 {
+		wg.Go(func() {
+			m, _, err := e.svc.Render(e.ctx, ds["noto/fcm"])
+			if err != nil {
+				errs <- err
+				return
+			}
+			if _, err := e.svc.AnswerByToken(e.ctx, strings.TrimPrefix(m.URL, baseURL+"/a/"), self([]string{"safe", "minor"}[i%2]), anpi.ViaWeb); err != nil {
+				errs <- err
+			}
+			if _, err := e.svc.AnswerAs(e.ctx, sv, "joetsu", safe(), anpi.ViaLINE); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Go(func() {
+		if _, err := e.svc.HandleDocument(e.ctx, fixture(t, docVXSE53)); err != nil {
+			errs <- err
+		}
+		if _, err := e.svc.Tick(e.ctx); err != nil {
+			errs <- err
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	tally, err := e.st.Tally(e.ctx, sv)
+	require.NoError(t, err)
+	require.Equal(t, 2, tally.Answered)
+	require.Equal(t, 6, tally.Targets)
+	hist, err := e.st.ResponseHistory(e.ctx, sv, "noto")
+	require.NoError(t, err)
+	require.Len(t, hist, 8)
 }

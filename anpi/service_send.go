@@ -13,7 +13,7 @@ type SendRequest struct {
 	// ID names the survey; empty means a fresh random ID. A caller that
 	// may retry the request sets it, and a retry is AlreadyExists.
 	ID    SurveyID
-	Title string
+	Title string // the survey's title, also the {event} of templates
 	// FormID names a stored form, frozen onto the survey; empty means the
 	// Service's form (Options.Form).
 	FormID FormID
@@ -23,8 +23,8 @@ type SendRequest struct {
 	Legacy     *LegacyMessage
 	// Targeting selects the recipients among the active users.
 	Targeting Targeting
-	Deadline  time.Time
-	Reminders ReminderPolicy
+	Deadline  time.Time      // when answers stop; answer links expire with it
+	Reminders ReminderPolicy // kept on the survey; reminders are not sent by this version
 	// Admins receive the summary.
 	Admins []UserID
 	// TestTo, when set, makes this a test send (TestSurvey) to these users
@@ -34,10 +34,10 @@ type SendRequest struct {
 
 // Started is what StartSurvey did.
 type Started struct {
-	Survey     *Survey
-	Recipients int // users asked
-	Queued     int // deliveries enqueued
-	NoContact  int // recipients with no reachable contact (SkippedNoContact)
+	Survey     *Survey // the survey as stored
+	Recipients int     // users asked
+	Queued     int     // deliveries enqueued
+	NoContact  int     // recipients with no reachable contact (SkippedNoContact)
 }
 
 // StartSurvey starts a manual send for actor, in one transaction: the
