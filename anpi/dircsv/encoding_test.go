@@ -66,30 +66,3 @@ func TestShiftJISBad(t *testing.T) {
 		})
 	}
 }
-
-func TestEscapeCell(t *testing.T) {
-	for _, tc := range []struct{ in, out string }{
-		{"", ""},
-		{"plain", "plain"},
-		{"=SUM(A1)", "'=SUM(A1)"},
-		{"+1", "'+1"},
-		{"-部長", "'-部長"},
-		{"@home", "'@home"},
-		{"\tx", "'\tx"},
-		{"\rx", "'\rx"},
-		{"'quoted", "'quoted"},
-		{"'", "'"},
-		{"'=x", "''=x"},
-		{"''-1", "'''-1"},
-		{"a=b", "a=b"},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			require.Equal(t, tc.out, escapeCell(tc.in))
-			require.Equal(t, tc.in, unescapeCell(escapeCell(tc.in)), "round trip")
-		})
-	}
-	// What people type by hand reads as they mean it.
-	require.Equal(t, "=x", unescapeCell("'=x"))
-	require.Equal(t, "'abc", unescapeCell("'abc"))
-	require.Equal(t, "-1", unescapeCell("-1"))
-}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/anpikit/anpi/anpi"
+	"github.com/anpikit/anpi/internal/csvcell"
 )
 
 // ExportUsers writes every user of the directory tx sees as a users file
@@ -128,7 +129,7 @@ func writeFile(w io.Writer, file string, cols []column, rows [][]string, what fu
 						file, i+2, what(i), header[j], r, v)
 				}
 			}
-			row[j] = escapeCell(v)
+			row[j] = csvcell.Escape(v)
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("dircsv: export %s: %w", file, err)

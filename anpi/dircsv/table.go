@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/anpikit/anpi/internal/csvcell"
 )
 
 // column describes one column a file may have.
@@ -212,7 +214,7 @@ func readTable(text, file string, cols []column, errs *errList, row func(t *tabl
 		for c := range cells {
 			cells[c] = ""
 			if p := t.pos[c]; p >= 0 {
-				cells[c] = unescapeCell(rec[p])
+				cells[c] = csvcell.Unescape(rec[p])
 			}
 		}
 		row(t, line, cells)
@@ -240,42 +242,4 @@ func allBlank(rec []string) bool {
 		}
 	}
 	return true
-}
-
-// isTrigger reports whether a cell starting with c could be taken for a
-// formula by a spreadsheet.
-func isTrigger(c byte) bool {
-	switch c {
-	case '=', '+', '-', '@', '\t', '\r':
-		return true
-	}
-	return false
-}
-
-// needsEscape reports whether s, written as is, could start a formula or
-// lose a quote on import: s is some single quotes followed by a trigger.
-func needsEscape(s string) bool {
-	i := 0
-	for i < len(s) && s[i] == '\'' {
-		i++
-	}
-	return i < len(s) && isTrigger(s[i])
-}
-
-// escapeCell defends against CSV injection: a cell that a spreadsheet could
-// take for a formula gets a leading single quote.
-func escapeCell(s string) string {
-	if needsEscape(s) {
-		return "'" + s
-	}
-	return s
-}
-
-// unescapeCell undoes escapeCell: it removes one leading single quote when
-// the rest still needs escaping.
-func unescapeCell(s string) string {
-	if len(s) > 1 && s[0] == '\'' && needsEscape(s[1:]) {
-		return s[1:]
-	}
-	return s
 }
