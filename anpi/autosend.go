@@ -90,8 +90,9 @@ func (s *Service) HandleReport(ctx context.Context, rep *jma.Report) (*Outcome, 
 }
 
 // Tick releases the held sends whose hold has expired by the Service's
-// clock and acts on them, and retries the documents and decisions the store
-// refused before. Run calls it every Options.TickInterval; call it yourself
+// clock and acts on them, retries the documents and decisions the store
+// refused before, and enqueues the reminders and summaries that came due
+// (FollowUp). Run calls it every Options.TickInterval; call it yourself
 // when you drive the Service without Run.
 func (s *Service) Tick(ctx context.Context) ([]Effect, error) {
 	s.mu.Lock()
@@ -109,6 +110,9 @@ func (s *Service) Tick(ctx context.Context) ([]Effect, error) {
 			continue
 		}
 		effects = append(effects, eff)
+	}
+	if _, err := s.followUp(ctx, now); err != nil {
+		errs = append(errs, err)
 	}
 	return effects, joinErrors(errs)
 }

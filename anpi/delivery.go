@@ -84,8 +84,9 @@ func (s DeliveryState) Final() bool {
 }
 
 // Delivery is one message to one recipient on one channel: a row of the
-// outbox. Round 0 is the first send; reminders count up from 1;
-// CorrectionRound marks the short correction sent after a JMA 取消.
+// outbox. Round 0 is the first send; reminders (再通知) count up from 1;
+// CorrectionRound marks the short correction sent after a JMA 取消, and
+// SummaryRound the summary sent to a survey's administrators.
 type Delivery struct {
 	ID        DeliveryID    `json:"id"`
 	SurveyID  SurveyID      `json:"surveyId"`
@@ -110,6 +111,12 @@ type Delivery struct {
 // CorrectionRound is the Round of the correction message sent to those
 // already reached when a survey's trigger was cancelled.
 const CorrectionRound = -1
+
+// SummaryRound is the Round of the summary (集計) sent to a survey's
+// administrators a while after it started (Options.SummaryAfter): the
+// response rate and the per-department table, with no answer link. Its
+// UserID is the administrator's.
+const SummaryRound = -2
 
 // DeliveryKey is the identity of a delivery apart from its ID: a store holds
 // at most one delivery per key.
@@ -149,7 +156,7 @@ func (d *Delivery) Validate() error {
 	if d.State != Queued && d.State != SkippedNoContact {
 		return Errorf(InvalidArgument, "anpi: delivery %s: enqueue as queued or skipped_no_contact, not %q", d.ID, d.State)
 	}
-	if d.Round < CorrectionRound {
+	if d.Round < SummaryRound {
 		return Errorf(InvalidArgument, "anpi: delivery %s: round %d", d.ID, d.Round)
 	}
 	return nil

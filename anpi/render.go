@@ -59,9 +59,14 @@ func correctionTemplate() *Template {
 // MaxSMSLen characters for SMS, and for voice the short text without a link
 // (a call is answered by key presses, see AnswerAs). A correction
 // (CorrectionRound) is a short notice that the request is withdrawn, with no
-// token. Drill and test surveys are labelled in every text. A survey that no
+// token. A reminder (Round ≥ 1) is the first send's text labelled
+// 【再通知】 ([Reminder] in English), with a fresh link. A summary
+// (SummaryRound) is the survey's response rate and per-department table for
+// the administrator d.UserID, as of now, with no token (see FollowUp).
+// Drill and test surveys are labelled in every text. A survey that no
 // longer takes answers (cancelled, closed, past its deadline) is
-// FailedPrecondition, except for corrections: the dispatcher should not send.
+// FailedPrecondition, except for corrections and summaries: the dispatcher
+// should not send.
 func (s *Service) Render(ctx context.Context, d *Delivery) (*channel.Message, ContactID, error) {
 	if d == nil {
 		return nil, "", Errorf(InvalidArgument, "anpi: render: nil delivery")
@@ -86,6 +91,10 @@ func (s *Service) Render(ctx context.Context, d *Delivery) (*channel.Message, Co
 		return nil, "", Errorf(NotFound, "anpi: render delivery %s: user %s has no usable %s contact", d.ID, u.ID, d.Channel)
 	}
 	now := s.now()
+	if d.Round == SummaryRound {
+		m, err := s.renderSummary(ctx, d, sv, u, addr, now)
+		return m, cid, err
+	}
 	correction := d.Round == CorrectionRound
 	tmpl := correctionTemplate()
 	if !correction {
@@ -94,6 +103,9 @@ func (s *Service) Render(ctx context.Context, d *Delivery) (*channel.Message, Co
 		}
 		if tmpl, err = s.template(ctx, sv); err != nil {
 			return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+		}
+		if d.Round > 0 {
+			tmpl = reminderTemplate(tmpl)
 		}
 	}
 	v := values(sv, u)

@@ -63,6 +63,11 @@ type Options struct {
 	// the store failed; default 256. Beyond it the oldest are dropped, with
 	// an error in the log.
 	MaxRetries int
+	// SummaryAfter is how long after a survey starts its administrators
+	// (Survey.Admins) get the summary (集計): zero means
+	// DefaultSummaryAfter, a negative duration sends no summaries. See
+	// FollowUp.
+	SummaryAfter time.Duration
 }
 
 // Service is the engine of AnpiKit: it turns JMA documents into surveys and
@@ -84,6 +89,8 @@ type Service struct {
 	window   time.Duration
 	tick     time.Duration
 	maxRetry int
+	summary  time.Duration // Options.SummaryAfter; negative: none
+	fu       followState   // what FollowUp did, so a tick does not redo it
 
 	randMu sync.Mutex
 	rand   io.Reader
@@ -131,6 +138,7 @@ func New(st Store, opts *Options) (*Service, error) {
 		window:   o.AnswerWindow,
 		tick:     o.TickInterval,
 		maxRetry: o.MaxRetries,
+		summary:  o.SummaryAfter,
 		rand:     o.Rand,
 		ix:       rules.NewIndex(),
 		regions:  map[UserID]string{},
@@ -175,6 +183,9 @@ func New(st Store, opts *Options) (*Service, error) {
 	}
 	if s.maxRetry <= 0 {
 		s.maxRetry = 256
+	}
+	if s.summary == 0 {
+		s.summary = DefaultSummaryAfter
 	}
 	var topt jma.TrackerOptions
 	if o.Tracker != nil {

@@ -24,7 +24,7 @@ type SendRequest struct {
 	// Targeting selects the recipients among the active users.
 	Targeting Targeting
 	Deadline  time.Time      // when answers stop; answer links expire with it
-	Reminders ReminderPolicy // kept on the survey; reminders are not sent by this version
+	Reminders ReminderPolicy // reminders to non-responders (再通知), sent by Service.FollowUp
 	// Admins receive the summary.
 	Admins []UserID
 	// TestTo, when set, makes this a test send (TestSurvey) to these users
