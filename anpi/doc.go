@@ -57,6 +57,21 @@
 // recording anything, and AnswerAs records answers the caller authenticated
 // otherwise (LINE, voice, an administrator).
 //
+// FollowUp, which Tick calls, enqueues the reminders (再通知) of surveys
+// with a ReminderPolicy, round k at StartedAt + k×Interval, to the
+// recipients who have not answered, on the channel their first send
+// reached; and, Options.SummaryAfter (default ten minutes) after a survey
+// started, the summary (集計: response rate and per-department table) to
+// its Admins as deliveries of SummaryRound. Both are idempotent per user
+// and round: ticks, restarts and replicas enqueue nothing twice.
+//
+// For administrators, Tally returns a survey's tally, filtered by an
+// ExportFilter (department subtree, region, answer, not answered) with the
+// answer-time quartiles; ExportCSV writes the same selection as a CSV for
+// Excel (UTF-8 with a byte order mark, formulas escaped); Audit reads the
+// audit log, which every administrative action of the Service appends to.
+// Each is checked by the Authorizer.
+//
 // # Errors
 //
 // Every error is classified by Code: NotFound, AlreadyExists,
