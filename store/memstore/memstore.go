@@ -71,6 +71,8 @@ type data struct {
 	tokens       map[anpi.TokenHash]*anpi.AnswerToken
 	surveyTokens map[anpi.SurveyID]map[anpi.UserID][]anpi.TokenHash // slices replaced, never appended to in place
 
+	msg *messaging // threads and boards (messages.go)
+
 	// userGen counts changes to the set of user IDs; userIndex caches
 	// the sorted IDs for the generation it was built at.
 	userGen   uint64
@@ -133,6 +135,7 @@ func New(opts *Options) *Store {
 		leased:           map[anpi.Channel]*dheap{},
 		tokens:           map[anpi.TokenHash]*anpi.AnswerToken{},
 		surveyTokens:     map[anpi.SurveyID]map[anpi.UserID][]anpi.TokenHash{},
+		msg:              newMessaging(),
 	}
 	for _, c := range allChannels() {
 		d.ready[c] = newDHeap(nextAttemptKey)
