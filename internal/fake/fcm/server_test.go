@@ -306,6 +306,25 @@ func TestQuota(t *testing.T) {
 	}
 }
 
+func TestQuotaBurst(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := fake.Start(&fake.Options{AccessToken: "x", Now: clk.Now, RatePerMinute: 120, Burst: 3})
+	t.Cleanup(s.Close)
+	for i := range 3 {
+		res, _ := send(t, s, t.Context(), project, "x", msg("device-token-0001"))
+		require.Equal(t, 200, res.StatusCode, "message %d is within the burst", i)
+	}
+	res, _ := send(t, s, t.Context(), project, "x", msg("device-token-0001"))
+	require.Equal(t, 429, res.StatusCode, "a bucket of 3, not of a minute's 120")
+	clk.Add(time.Hour)
+	for range 3 {
+		res, _ := send(t, s, t.Context(), project, "x", msg("device-token-0001"))
+		require.Equal(t, 200, res.StatusCode)
+	}
+	res, _ = send(t, s, t.Context(), project, "x", msg("device-token-0001"))
+	require.Equal(t, 429, res.StatusCode, "refilled up to the burst only")
+}
+
 func TestServiceAccountTrust(t *testing.T) {
 	s := fake.Start(nil)
 	t.Cleanup(s.Close)
