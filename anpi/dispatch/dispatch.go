@@ -32,6 +32,7 @@ type Stats struct {
 	FellBack    int // failed on their channel; a delivery was enqueued on the next one
 	Exhausted   int // failed on their channel with no channel left
 	NoContact   int // of FellBack and Exhausted: the recipient had no contact on the channel
+	Dropped     int // not sent: the Renderer said it is no longer wanted (FailedPrecondition)
 	Broken      int // contacts marked broken (Unregistered)
 	LeaseLost   int // results not recorded: another dispatcher holds the delivery now
 	Errors      int // results not recorded because the store failed
@@ -46,6 +47,7 @@ func (s *Stats) Add(o Stats) {
 	s.FellBack += o.FellBack
 	s.Exhausted += o.Exhausted
 	s.NoContact += o.NoContact
+	s.Dropped += o.Dropped
 	s.Broken += o.Broken
 	s.LeaseLost += o.LeaseLost
 	s.Errors += o.Errors

@@ -517,3 +517,20 @@ func TestNewValidates(t *testing.T) {
 	require.Equal(t, 1.0, dispatch.DefaultLimit(anpi.VoiceChannel).Rate)
 	require.Equal(t, anpi.DefaultChannels(), dispatch.DefaultFallback())
 }
+
+func TestRenderFailedPreconditionDrops(t *testing.T) {
+	e := newEnv(t, anpi.FCMChannel, anpi.EmailChannel)
+	e.user("u1", anpi.FCMContact, anpi.EmailContact)
+	id := e.enqueue(anpi.FCMChannel, "u1")[0]
+	o := e.options()
+	o.Renderer = dispatch.RendererFunc(func(ctx context.Context, d *anpi.Delivery) (*channel.Message, anpi.ContactID, error) {
+		return nil, "", anpi.Errorf(anpi.FailedPrecondition, "survey s1 is closed")
+	})
+	d := e.dispatcher(o)
+	require.Equal(t, dispatch.Stats{Claimed: 1, Dropped: 1}, e.step(d))
+	dl := e.delivery(id)
+	require.Equal(t, anpi.FailedPermanent, dl.State)
+	require.Equal(t, "not sent: survey s1 is closed", dl.LastError)
+	require.Equal(t, "u1/fcm:failed_permanent", states(e), "no fallback")
+	require.Empty(t, e.senders[anpi.FCMChannel].Sent())
+}

@@ -38,6 +38,10 @@
 // exhausted the delivery stays FailedPermanent: the engine reports those
 // recipients as unreachable.
 //
+// A Renderer error of code FailedPrecondition (the survey no longer takes
+// answers) makes the delivery FailedPermanent with no fallback; other
+// Renderer errors are retried like Temporary ones.
+//
 // Each channel has a circuit breaker: after Circuit.Failures consecutive
 // failures (or one Misconfigured answer) nothing is claimed on the channel
 // for Circuit.Cooldown; then one delivery goes as a probe, whose success

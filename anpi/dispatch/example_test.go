@@ -72,7 +72,7 @@ func Example() {
 	c, _ := st.GetContact(ctx, "sato-app")
 	fmt.Println("sato's app broken:", c.Check.Broken)
 	// Output:
-	// {Claimed:3 Sent:2 Retried:0 RateLimited:0 FellBack:1 Exhausted:0 NoContact:0 Broken:1 LeaseLost:0 Errors:0} <nil>
+	// {Claimed:3 Sent:2 Retried:0 RateLimited:0 FellBack:1 Exhausted:0 NoContact:0 Dropped:0 Broken:1 LeaseLost:0 Errors:0} <nil>
 	// push: token-yamada quake/yamada/fcm//0
 	// mail: sato@example.jp quake/sato/email//0
 	// sato's app broken: true

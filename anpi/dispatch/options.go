@@ -16,7 +16,10 @@ import (
 //
 // An error whose anpi.Code is NotFound means the recipient has no usable
 // contact on d.Channel: the dispatcher falls back to the next channel.
-// Any other error is retried with backoff, like a temporary send failure.
+// FailedPrecondition means the message is not to be sent at all (the
+// survey no longer takes answers): the delivery fails for good, with no
+// fallback. Any other error is retried with backoff, like a temporary send
+// failure.
 // Render is called concurrently from several goroutines.
 type Renderer interface {
 	// Render returns the message for d and the contact it goes to (empty
@@ -80,10 +83,16 @@ type Limit struct {
 //	voice      1/s  Twilio: 1 call/s per account by default
 //
 // Channels that are not known get 1/s.
+//
+// Concurrency × the requests a sender has in flight per batch (the FCM
+// adapter: 50; LINE: 8) is what is in flight at once: 8 FCM batches are 400
+// requests, 9,500/s at a round trip of 40 ms. Over HTTP/1.1 (a proxy, the
+// local fakes) keep it within the sender's connection pool, or connections
+// are opened and closed by the hundred.
 func DefaultLimit(c anpi.Channel) Limit {
 	switch c {
 	case anpi.FCMChannel:
-		return Limit{Rate: 9500, Burst: 500, Batch: 100, Concurrency: 16}
+		return Limit{Rate: 9500, Burst: 500, Batch: 100, Concurrency: 8}
 	case anpi.APNsChannel:
 		return Limit{Rate: 2500, Burst: 250, Batch: 50, Concurrency: 8}
 	case anpi.LINEChannel:

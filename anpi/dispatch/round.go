@@ -21,6 +21,7 @@ const (
 	retry                // FailDelivery, temporary
 	fallback             // FailDelivery, permanent, and a delivery on the next channel
 	exhaust              // FailDelivery, permanent, no channel left
+	drop                 // FailDelivery, permanent: not to be sent at all
 )
 
 // outcome is the result of one claimed delivery, to be recorded.
@@ -126,6 +127,8 @@ func (d *Dispatcher) process(ctx context.Context, l *lane, ds []*anpi.Delivery, 
 		case anpi.Code(err) == anpi.NotFound:
 			o.noContact = true
 			d.permanent(o, now, fmt.Sprintf("no contact on %s: %v", dl.Channel, err))
+		case anpi.Code(err) == anpi.FailedPrecondition:
+			o.kind, o.errText = drop, fmt.Sprintf("not sent: %v", err)
 		case err != nil:
 			d.retry(o, now, fmt.Sprintf("render: %v", err), 0, d.o.MaxAttempts)
 		default:
@@ -274,9 +277,11 @@ func (d *Dispatcher) record(ctx context.Context, outs []outcome) Stats {
 		case fallback:
 			s.FellBack = 1
 			woke = true
+		case drop:
+			s.Dropped = 1
 		case exhaust:
 			s.Exhausted = 1
-			d.log.Info("dispatch: delivery failed on every channel", "delivery", o.d.ID, "survey", o.d.SurveyID,
+			d.log.Debug("dispatch: delivery failed on every channel", "delivery", o.d.ID, "survey", o.d.SurveyID,
 				"user", o.d.UserID, "channel", o.d.Channel, "error", o.errText)
 		}
 		if o.kind == fallback || o.kind == exhaust {
@@ -321,7 +326,7 @@ func (d *Dispatcher) apply(ctx context.Context, tx anpi.Tx, o *outcome, now time
 		if err := tx.FailDelivery(ctx, id, owner, anpi.SendFailure{Error: o.errText, At: now, RetryAt: o.retryAt}); err != nil {
 			return errorf(err, "record delivery %s failed", id)
 		}
-	case fallback, exhaust:
+	case fallback, exhaust, drop:
 		if err := tx.FailDelivery(ctx, id, owner, anpi.SendFailure{Error: o.errText, At: now, Permanent: true}); err != nil {
 			return errorf(err, "record delivery %s failed", id)
 		}
