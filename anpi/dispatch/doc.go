@@ -58,6 +58,7 @@
 // delivery, but the rate limits are per Dispatcher, so split a provider's
 // limit between them.
 //
-// Time comes from Options.Clock, randomness from Options.Rand: tests drive
-// both (internal/pace has a fake clock).
+// Time comes from Options.Clock (timers included), randomness from
+// Options.Rand, so tests drive both: Step with a fake clock for exact
+// sequences, Run under testing/synctest for the loops.
 package dispatch
