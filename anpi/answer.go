@@ -102,7 +102,8 @@ func (s *Service) LookupToken(ctx context.Context, token string) (*TokenInfo, er
 // (InvalidArgument, naming the question). Answering again replaces the
 // current answer, the earlier one kept in the history, and the tally moves
 // in the same transaction. An empty via means ViaWeb. The returned response
-// is the one stored, FirstAt included.
+// is the one stored, FirstAt included. The answer to a contact check's link
+// also records the contact's check state (see ConfirmContact).
 func (s *Service) AnswerByToken(ctx context.Context, token string, answers []Answer, via ResponseChannel) (*Response, error) {
 	now := s.now()
 	id, err := s.newResponseID()
@@ -115,7 +116,10 @@ func (s *Service) AnswerByToken(ctx context.Context, token string, answers []Ans
 		if err != nil {
 			return err
 		}
-		out, err = record(ctx, tx, id, t.SurveyID, t.UserID, answers, via, now)
+		if out, err = record(ctx, tx, id, t.SurveyID, t.UserID, answers, via, now); err != nil {
+			return err
+		}
+		_, err = s.contactCheckAnswered(ctx, tx, t, token, out, now) // a no-op unless t is a contact check's
 		return err
 	})
 	if err != nil {

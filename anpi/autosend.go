@@ -91,9 +91,10 @@ func (s *Service) HandleReport(ctx context.Context, rep *jma.Report) (*Outcome, 
 
 // Tick releases the held sends whose hold has expired by the Service's
 // clock and acts on them, retries the documents and decisions the store
-// refused before, and enqueues the reminders and summaries that came due
-// (FollowUp). Run calls it every Options.TickInterval; call it yourself
-// when you drive the Service without Run.
+// refused before, enqueues the reminders and summaries that came due
+// (FollowUp), and starts the periodic contact check when its time has come
+// (Options.ContactCheck). Run calls it every Options.TickInterval; call it
+// yourself when you drive the Service without Run.
 func (s *Service) Tick(ctx context.Context) ([]Effect, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,6 +113,9 @@ func (s *Service) Tick(ctx context.Context) ([]Effect, error) {
 		effects = append(effects, eff)
 	}
 	if _, err := s.followUp(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.contactCheckTick(ctx, now); err != nil {
 		errs = append(errs, err)
 	}
 	return effects, joinErrors(errs)

@@ -63,7 +63,9 @@ func correctionTemplate() *Template {
 // 【再通知】 ([Reminder] in English), with a fresh link. A summary
 // (SummaryRound) is the survey's response rate and per-department table for
 // the administrator d.UserID, as of now, with no token (see FollowUp).
-// Drill and test surveys are labelled in every text. A survey that no
+// Drill and test surveys are labelled in every text. A contact check
+// (ContactCheckSurvey) is rendered by its own rules: see StartContactCheck.
+// A survey that no
 // longer takes answers (cancelled, closed, past its deadline) is
 // FailedPrecondition, except for corrections and summaries: the dispatcher
 // should not send.
@@ -85,6 +87,9 @@ func (s *Service) Render(ctx context.Context, d *Delivery) (*channel.Message, Co
 	contacts, err := s.st.Contacts(ctx, u.ID)
 	if err != nil {
 		return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+	}
+	if sv.Kind == ContactCheckSurvey {
+		return s.renderContactCheck(ctx, d, sv, u, contacts)
 	}
 	cid, addr, ok := pickContact(u, contacts, d.Channel, d.ContactID)
 	if !ok {

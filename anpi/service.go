@@ -68,6 +68,13 @@ type Options struct {
 	// DefaultSummaryAfter, a negative duration sends no summaries. See
 	// FollowUp.
 	SummaryAfter time.Duration
+	// ContactCheck schedules the periodic contact check (連絡先の確認),
+	// which Tick starts: nil starts none; &ContactCheckOptions{} checks
+	// monthly. StartContactCheck works either way.
+	ContactCheck *ContactCheckOptions
+	// InvitationTTL is how long an invitation link (Invite) works; zero
+	// means DefaultInvitationTTL.
+	InvitationTTL time.Duration
 }
 
 // Service is the engine of AnpiKit: it turns JMA documents into surveys and
@@ -91,6 +98,7 @@ type Service struct {
 	maxRetry int
 	summary  time.Duration // Options.SummaryAfter; negative: none
 	fu       followState   // what FollowUp did, so a tick does not redo it
+	cc       onboarding    // contact checks and invitations (contactcheck.go)
 
 	randMu sync.Mutex
 	rand   io.Reader
@@ -186,6 +194,9 @@ func New(st Store, opts *Options) (*Service, error) {
 	}
 	if s.summary == 0 {
 		s.summary = DefaultSummaryAfter
+	}
+	if err := s.cc.init(o.ContactCheck, o.InvitationTTL); err != nil {
+		return nil, err
 	}
 	var topt jma.TrackerOptions
 	if o.Tracker != nil {
