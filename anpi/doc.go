@@ -72,6 +72,27 @@
 // audit log, which every administrative action of the Service appends to.
 // Each is checked by the Authorizer.
 //
+// # Contact checks and onboarding
+//
+// StartContactCheck, and Tick when Options.ContactCheck is set (monthly by
+// default), send every active user a contact check (連絡先の確認): a survey
+// of kind ContactCheckSurvey with one delivery per contact, whose link
+// (ContactCheckPath) names the contact it was sent to. ConfirmContact (or
+// AnswerByToken) marks that contact Verified; "not for me" marks it broken.
+// Contact checks have no reminders, no summary and normal priority: they
+// are kept apart from safety surveys. BrokenContacts and
+// UsersWithoutPrivateContact are the administrators' lists (連絡網), with
+// statuses and never addresses.
+//
+// Invite issues a registration link (InvitationPath; package anpi/qrcode
+// prints it as a QR code) with which the self-service page identifies the
+// user (RedeemInvitation) and registers his private contacts
+// (RegisterContact; RegisterOwnContact for a signed-in user). LINENonces is
+// the NonceStore of LINE account linking (package channel/line) over the
+// store, and LinkLINE registers the linked LINE account as a verified
+// contact. Invitation links and nonces are answer tokens: stored as hashes,
+// shared by every replica.
+//
 // # Errors
 //
 // Every error is classified by Code: NotFound, AlreadyExists,
