@@ -109,8 +109,8 @@ func TestCrash(t *testing.T) {
 	e.verifyFinal()
 	t.Logf("survived %d kills in %s: %d at start-up, %d while handling the document (%d of them before it was handled; %d kills left no survey), %d while sending and answering",
 		survived, time.Since(started).Round(time.Millisecond), kinds[killStartup], kinds[killFeed], e.beforeFed, e.beforeSurvey, kinds[killSend])
-	t.Logf("deliveries verified: %d emails and %d SMS (fallback after a bounce) to %d recipients, each reached once on his channel except %d duplicate sends of deliveries in flight at a kill (%d deliveries were held by a killed child)",
-		e.emails, e.sms, users, e.dups, len(e.inflight))
+	t.Logf("deliveries verified: %d emails and %d SMS (fallback after a bounce) to %d recipients, each reached once on his channel except %d duplicate sends of deliveries in flight at a kill (%d deliveries were held by a killed child; the most claims of one delivery: %d)",
+		e.emails, e.sms, users, e.dups, len(e.inflight), e.maxAttempts)
 	t.Logf("answers verified: %d acknowledged (%d by link, %d as administrator) of %d given, for %d users",
 		e.lg.acks, e.lg.acksByLink, e.lg.acks-e.lg.acksByLink, e.lg.tries, e.lg.answered())
 	t.Logf("the document was handled by %d children: %d reported asking the %d recipients (none when the one that did was killed before it said so), the others nobody",
@@ -139,6 +139,7 @@ type engine struct {
 	beforeSurvey int // kills after which there was no survey: before its transaction committed
 
 	emails, sms, dups int // found by verifyFinal
+	maxAttempts       int // the most claims of one delivery
 }
 
 // killKind is the phase of the child a kill aims at.

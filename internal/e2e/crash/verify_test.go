@@ -114,6 +114,7 @@ func (e *engine) verifyFinal() {
 	require.NoError(t, err)
 	byUser := map[anpi.UserID]map[anpi.Channel]*anpi.Delivery{}
 	for _, d := range ds {
+		e.maxAttempts = max(e.maxAttempts, d.Attempts)
 		if byUser[d.UserID] == nil {
 			byUser[d.UserID] = map[anpi.Channel]*anpi.Delivery{}
 		}
