@@ -2,6 +2,8 @@ package anpi_test
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anpikit/anpi/anpi"
+	"github.com/anpikit/anpi/store/sqlite"
 )
 
 // settle plays the dispatcher for the survey's claimable deliveries, keyed
@@ -381,4 +384,70 @@ func TestFollowUpRetriesWhatTheStoreRefused(t *testing.T) {
 	require.Len(t, got, 2)
 	require.Len(t, e.rounds(sv, 1), 1)
 	require.Len(t, e.rounds(sv, anpi.SummaryRound), 1)
+}
+
+// A restart for real: the store is a SQLite file, closed and opened again
+// by a new process's Service, which must enqueue no reminder or summary
+// twice.
+func TestFollowUpRestartSQLite(t *testing.T) {
+	ctx := t.Context()
+	clock := &fakeClock{t: t0}
+	path := filepath.Join(t.TempDir(), "anpi.db")
+	open := func() (*sqlite.Store, *anpi.Service) {
+		st, err := sqlite.Open(ctx, path, &sqlite.Options{Now: clock.Now, AllowPlaintextContacts: true})
+		require.NoError(t, err)
+		svc, err := anpi.New(st, &anpi.Options{Clock: clock.Now, Rand: rand.NewChaCha8([32]byte{3})})
+		require.NoError(t, err)
+		return st, svc
+	}
+	st, svc := open()
+	for _, u := range []*anpi.User{
+		{ID: "boss", EmployeeCode: "E0", Name: "boss", WorkEmail: "boss@corp.example", Status: anpi.Active, Locale: anpi.Japanese},
+		{ID: "a", EmployeeCode: "E1", Name: "a", WorkEmail: "a@corp.example", Status: anpi.Active, Locale: anpi.Japanese},
+		{ID: "b", EmployeeCode: "E2", Name: "b", WorkEmail: "b@corp.example", Status: anpi.Active, Locale: anpi.Japanese},
+	} {
+		require.NoError(t, st.CreateUser(ctx, u))
+	}
+	require.NoError(t, st.GrantRole(ctx, anpi.RoleGrant{UserID: "boss", Role: anpi.CrisisManager}))
+	got, err := svc.StartSurvey(ctx, "boss", &anpi.SendRequest{Title: "確認", Targeting: anpi.Targeting{Users: []anpi.UserID{"a", "b"}},
+		Reminders: anpi.ReminderPolicy{Count: 2, Interval: 10 * time.Minute}, Admins: []anpi.UserID{"boss"}})
+	require.NoError(t, err)
+	sv := got.Survey.ID
+	ds, err := st.ClaimDeliveries(ctx, anpi.ClaimRequest{Owner: "t", Limit: 10, Lease: time.Minute, Now: clock.Now()})
+	require.NoError(t, err)
+	for _, d := range ds {
+		require.NoError(t, st.CompleteDelivery(ctx, d.ID, "t", anpi.SendResult{At: clock.Now()}))
+	}
+	clock.Advance(10 * time.Minute)
+	done, err := svc.FollowUp(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []anpi.FollowUp{{Survey: sv, Round: anpi.SummaryRound, Queued: 1}, {Survey: sv, Round: 1, Queued: 2}}, done)
+	count := func(st anpi.Store) (int, int) {
+		ds, err := st.Deliveries(ctx, sv)
+		require.NoError(t, err)
+		es, err := st.ListAudit(ctx, &anpi.AuditQuery{TargetID: string(sv)})
+		require.NoError(t, err)
+		return len(ds), len(es)
+	}
+	deliveries, audits := count(st)
+	require.Equal(t, 5, deliveries)
+	require.NoError(t, st.Close())
+
+	st, svc = open()
+	defer st.Close()
+	clock.Advance(time.Minute)
+	done, err = svc.FollowUp(ctx)
+	require.NoError(t, err)
+	require.Empty(t, done)
+	_, err = svc.Tick(ctx)
+	require.NoError(t, err)
+	d2, a2 := count(st)
+	require.Equal(t, deliveries, d2)
+	require.Equal(t, audits, a2)
+
+	// The next round still comes.
+	clock.Advance(9 * time.Minute)
+	done, err = svc.FollowUp(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []anpi.FollowUp{{Survey: sv, Round: 2, Queued: 2}}, done)
 }
