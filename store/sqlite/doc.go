@@ -63,6 +63,18 @@
 // inserts behind a savepoint, so a refused batch leaves nothing even
 // inside InTx.
 //
+// # Threads and boards
+//
+// Migration 4 adds threads, thread_members, messages, boards and posts.
+// thread_members is keyed by (user_id, thread_id), so ListThreads is one
+// range of that key joined to threads; a thread's members come from the
+// (thread_id, user_id) index. Messages and posts are keyed by (thread_id,
+// seq) and (board_id, seq): a page is one range of the key. Appending
+// bumps the thread's or board's last_seq with UPDATE … RETURNING on the
+// single writer, behind a savepoint, so Seq has no gaps and a refused
+// append leaves nothing. User IDs and a board's department have no
+// foreign key: the records outlive deleted users and departments.
+//
 // # Private contacts at rest
 //
 // Private and family contacts are sealed with Options.Sealer (see
