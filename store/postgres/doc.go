@@ -101,6 +101,21 @@
 // DeleteSurvey removes a draft's tokens after its row. Revocation uses the
 // (survey_id, user_id) index.
 //
+// # Threads and boards
+//
+// Migration 4 adds threads, thread_members, messages, boards and posts,
+// keyed as in store/sqlite: a user's threads are one range of
+// thread_members' (user_id, thread_id) key, a page of messages or posts
+// one range of (thread_id, seq) or (board_id, seq). Appending bumps the
+// thread's or board's last_seq with UPDATE … RETURNING: its row lock
+// orders appends from several replicas, so Seq has no gaps, and the bump
+// and the insert run behind a savepoint, so a message ID a concurrent
+// transaction took is AlreadyExists and leaves the caller's transaction
+// usable. User IDs have no foreign key (the records outlive deleted
+// users): CreateThread, CreateBoard and AddPost lock the users they check
+// FOR KEY SHARE instead, and CreateBoard the department. Lists order ties
+// by ID with COLLATE "C", byte order whatever the database's collation.
+//
 // # Private contacts at rest
 //
 // Private and family contacts are sealed with Options.Sealer (see
