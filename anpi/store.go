@@ -34,6 +34,7 @@ type Tx interface {
 	ResponseTx
 	AuditTx
 	TokenTx
+	MessageTx
 }
 
 // UserQuery selects users, ordered by ID. Zero fields do not filter.

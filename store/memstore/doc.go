@@ -29,7 +29,8 @@
 // thousands of deliveries (see BenchmarkClaim). ListUsers pages through a
 // cached, sorted list of user IDs that creates and deletes invalidate.
 // Answer tokens sit in a map keyed by hash, and in a per-survey, per-user
-// index for revocation. Tallies are counters, updated with each recipient and answer; a
+// index for revocation. Threads are indexed by member; a thread's messages
+// and a board's posts are slices in Seq order, so a page is a sub-slice. Tallies are counters, updated with each recipient and answer; a
 // transaction copies a survey's tally once, the first time it changes it.
 //
 // # Choices where the contract is silent

@@ -25,7 +25,9 @@
 // Outbox/MarkDelivered, Outbox/ConcurrentClaims, Responses,
 // Responses/Idempotent, Responses/Errors, Tally/MatchesRecount, Audit,
 // Tokens/PutAndGet, Tokens/Errors, Tokens/Revoke, Tokens/Rollback,
-// Tokens/DeleteSurvey, Copies, Rollback/Error, Rollback/Panic,
+// Tokens/DeleteSurvey, Messages/Threads, Messages/Messages,
+// Messages/Boards, Messages/Rollback, Messages/ConcurrentAppends,
+// Messages/NilAndCancelled, Copies, Rollback/Error, Rollback/Panic,
 // Rollback/Commit, Rollback/SingleCall, NilInputs and CancelledContext.
 // Together they call every method of anpi.Tx and anpi.Store and check the
 // error codes with anpi.Code.
@@ -64,6 +66,13 @@
 //     fail the whole transaction). A hash twice in one batch is
 //     AlreadyExists. Answer tokens come back exactly as stored, RevokedAt
 //     and ExpiresAt included.
+//   - Messages: CreateThread, AppendMessage, CreateBoard and AddPost that
+//     are refused leave nothing, also inside InTx when fn goes on (a store
+//     may instead fail the whole transaction), and burn no Seq. Seq has no
+//     gaps even under concurrent appends (Messages/ConcurrentAppends has
+//     eight goroutines append to one thread and one board). A member,
+//     creator or author that is later deleted, and a board's department
+//     that is deleted, stay in the records.
 //   - RoleGrants and Contacts are compared as sets; every other list in the
 //     order its documentation gives. An empty list may be nil. Objects the
 //     suite stores have nil, never empty, slices where they have none, and

@@ -132,8 +132,8 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		passing  []string // subtests that must still pass: the failures are specific
 		exitCode int
 	}{
-		{"healthy", nil, []string{"Users", "Rollback/Error", "Outbox/ConcurrentClaims", "Tally/MatchesRecount", "AdminViewPrivacy", "Tokens/PutAndGet", "Tokens/Revoke", "Tokens/Rollback"}, 0},
-		{"norollback", []string{"Rollback/Error", "Rollback/Panic", "Audit", "Tokens/Rollback", "Tokens/DeleteSurvey"}, []string{"Users", "Outbox/ConcurrentClaims", "AdminViewPrivacy", "Tokens/PutAndGet", "Tokens/Revoke"}, 1},
+		{"healthy", nil, []string{"Users", "Rollback/Error", "Outbox/ConcurrentClaims", "Tally/MatchesRecount", "AdminViewPrivacy", "Tokens/PutAndGet", "Tokens/Revoke", "Tokens/Rollback", "Messages/Messages", "Messages/Rollback"}, 0},
+		{"norollback", []string{"Rollback/Error", "Rollback/Panic", "Audit", "Tokens/Rollback", "Tokens/DeleteSurvey", "Messages/Rollback"}, []string{"Users", "Outbox/ConcurrentClaims", "AdminViewPrivacy", "Tokens/PutAndGet", "Tokens/Revoke", "Messages/Messages", "Messages/Boards"}, 1},
 		{"doubleclaim", []string{"Outbox/ConcurrentClaims", "Outbox/ClaimOrder", "Outbox/ExpiredLease"}, []string{"Users", "Rollback/Error", "Tally/MatchesRecount", "AdminViewPrivacy"}, 1},
 		{"doublecount", []string{"Tally/MatchesRecount", "Responses"}, []string{"Users", "Rollback/Error", "Outbox/ConcurrentClaims", "AdminViewPrivacy"}, 1},
 		{"leakyview", []string{"AdminViewPrivacy"}, []string{"Users", "Rollback/Error", "Outbox/ConcurrentClaims", "Tally/MatchesRecount"}, 1},
