@@ -135,10 +135,11 @@ func TestHelperCrashChild(t *testing.T) {
 		Lease:        lease,
 		PollInterval: 250 * time.Millisecond,
 		Backoff:      dispatch.Backoff{Base: 50 * time.Millisecond, Max: time.Second},
-		// MaxAttempts is the default (6), and a claim a kill cut short
-		// counts as an attempt: a delivery held at six kills would fall
-		// back to SMS or be given up. The test logs the most claims of
-		// one delivery (4 in a run of 53 kills).
+		// MaxAttempts is the default (6). A claim a kill cut short
+		// counts as an attempt, so a delivery held at several kills has
+		// fewer tries left should its provider then fail (it is checked
+		// only on a failure); here no send to a working address fails.
+		// The test logs the most claims of one delivery.
 		Logger: logger,
 	})
 	if err != nil {
