@@ -75,6 +75,10 @@ type Options struct {
 	// InvitationTTL is how long an invitation link (Invite) works; zero
 	// means DefaultInvitationTTL.
 	InvitationTTL time.Duration
+	// Notifier is told of each message posted in a thread (for the other
+	// members) and of each post on a board (for its creator), after the
+	// commit; nil notifies nobody. See Notifier and messaging.go.
+	Notifier Notifier
 }
 
 // Service is the engine of AnpiKit: it turns JMA documents into surveys and
@@ -99,6 +103,7 @@ type Service struct {
 	summary  time.Duration // Options.SummaryAfter; negative: none
 	fu       followState   // what FollowUp did, so a tick does not redo it
 	cc       onboarding    // contact checks and invitations (contactcheck.go)
+	notifier Notifier      // Options.Notifier (messaging.go)
 
 	randMu sync.Mutex
 	rand   io.Reader
@@ -147,6 +152,7 @@ func New(st Store, opts *Options) (*Service, error) {
 		tick:     o.TickInterval,
 		maxRetry: o.MaxRetries,
 		summary:  o.SummaryAfter,
+		notifier: o.Notifier,
 		rand:     o.Rand,
 		ix:       rules.NewIndex(),
 		regions:  map[UserID]string{},
