@@ -93,6 +93,18 @@
 // contact. Invitation links and nonces are answer tokens: stored as hashes,
 // shared by every replica.
 //
+// # Messages and boards
+//
+// Threads (メッセージ) are discussions among chosen users: StartThread
+// (whoever Settings.MessageCreators allows: administrators by default),
+// PostMessage, Threads, Messages; only active members read and write.
+// Boards (掲示板) publish to the company or a department's subtree:
+// CreateBoard (administrators, within their scope), PostToBoard, Boards,
+// Posts. Each write is checked and audited in its transaction; a message
+// notifies the other members and a post the board's creator through
+// Options.Notifier, after the commit. Messages and posts are numbered per
+// thread and board (Seq, without gaps) and paged oldest first (PageQuery).
+//
 // # Errors
 //
 // Every error is classified by Code: NotFound, AlreadyExists,
