@@ -33,9 +33,10 @@ const (
 	// the way to reach everyone).
 	MaxThreadMembers = 500
 	// DefaultPageLimit is how many messages or posts a PageQuery with no
-	// Limit returns; MaxPageLimit is the most it returns.
+	// Limit returns.
 	DefaultPageLimit = 100
-	MaxPageLimit     = 1000
+	// MaxPageLimit is the largest Limit of a PageQuery.
+	MaxPageLimit = 1000
 )
 
 // Thread is a group conversation (メッセージ) among chosen users, such as
