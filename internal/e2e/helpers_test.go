@@ -139,8 +139,8 @@ type world struct {
 	fcm     *memchan.Sender
 	line    *memchan.Sender
 	callbax *twilio.Handler // Twilio's callbacks: replies, key presses
-	// replies receives what the callbacks carry, resolved by the test's
-	// own glue (see receiver).
+	// rcv gets what the callbacks carry and resolves it to a survey and a
+	// user with the test's own glue (see receiver).
 	rcv *receiver
 }
 
