@@ -116,7 +116,11 @@ func (s *Service) Render(ctx context.Context, d *Delivery) (*channel.Message, Co
 	v := values(sv, u)
 	var tok *AnswerToken
 	if !correction && d.Channel != VoiceChannel {
-		text, h, err := s.newToken()
+		newToken := s.newToken
+		if d.Channel == SMSChannel {
+			newToken = s.newShortToken // 70 characters must hold the link and the event
+		}
+		text, h, err := newToken()
 		if err != nil {
 			return nil, "", err
 		}

@@ -81,6 +81,11 @@ func TestRenderPerChannel(t *testing.T) {
 	require.Equal(t, "+819033334444", m.To)
 	require.LessOrEqual(t, utf8.RuneCountInString(m.Text), anpi.MaxSMSLen)
 	require.True(t, strings.HasSuffix(m.Text, m.URL), m.Text)
+	require.Len(t, m.URL[strings.LastIndex(m.URL, "/")+1:], 22, "SMS links carry the 128-bit token")
+	require.Contains(t, m.Text, "震度", "the event still fits beside the link: %s", m.Text)
+	t.Logf("SMS: %s", m.Text)
+	_, err = e.svc.AnswerByToken(e.ctx, m.URL[strings.LastIndex(m.URL, "/")+1:], safe(), anpi.ViaSMS)
+	require.NoError(t, err, "the short token answers")
 
 	// Voice: text to read aloud, no link and no token.
 	voice := *ds["toyama/sms"]

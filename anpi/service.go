@@ -33,8 +33,9 @@ type Options struct {
 	Rand io.Reader
 	// BaseURL is the root of the answer pages: links are BaseURL+"/a/"+token.
 	// Empty gives relative links ("/a/…"). An SMS holds at most MaxSMSLen
-	// characters with the link, and a token is 43 of them: keep the base
-	// URL short (at most 23 characters) where SMS is used.
+	// characters with the link; SMS links carry a short token (22
+	// characters, 128 bits), so a base URL of about 20 characters leaves
+	// some 25 for the event. Other channels get 43-character tokens.
 	BaseURL string
 	// Logger receives what the Service does and every error it cannot
 	// return (Run); default: discard.
@@ -237,6 +238,13 @@ func (s *Service) newToken() (string, TokenHash, error) {
 	s.randMu.Lock()
 	defer s.randMu.Unlock()
 	return NewAnswerToken(s.rand)
+}
+
+// newShortToken returns a fresh short answer token (for SMS links).
+func (s *Service) newShortToken() (string, TokenHash, error) {
+	s.randMu.Lock()
+	defer s.randMu.Unlock()
+	return NewShortAnswerToken(s.rand)
 }
 
 // hashID returns prefix + the first 24 hex digits of the SHA-256 of parts

@@ -13,9 +13,17 @@ import (
 // bits of the generator are weak.
 const TokenBytes = 32
 
-// tokenLen is the length of a token's text: TokenBytes in unpadded
-// base64url.
-var tokenLen = base64.RawURLEncoding.EncodedLen(TokenBytes)
+// ShortTokenBytes is the randomness of a short answer token: 128 bits, the
+// least the design allows, for SMS, where a 70-character message must hold
+// the link and still say what happened.
+const ShortTokenBytes = 16
+
+// tokenLen and shortTokenLen are the lengths of a token's text: TokenBytes
+// and ShortTokenBytes in unpadded base64url (43 and 22 characters).
+var (
+	tokenLen      = base64.RawURLEncoding.EncodedLen(TokenBytes)
+	shortTokenLen = base64.RawURLEncoding.EncodedLen(ShortTokenBytes)
+)
 
 // TokenHash is the SHA-256 of an answer token's text. Stores keep only the
 // hash, so a copy of the database holds no usable link.
@@ -64,24 +72,34 @@ func (t *AnswerToken) Validate() error {
 // unpadded base64url, 43 characters, safe in a URL path) and its hash.
 // rnd is the randomness; nil means crypto/rand.
 func NewAnswerToken(rnd io.Reader) (string, TokenHash, error) {
+	return newAnswerToken(rnd, TokenBytes)
+}
+
+// NewShortAnswerToken is NewAnswerToken with ShortTokenBytes of randomness
+// (22 characters), for links in SMS.
+func NewShortAnswerToken(rnd io.Reader) (string, TokenHash, error) {
+	return newAnswerToken(rnd, ShortTokenBytes)
+}
+
+func newAnswerToken(rnd io.Reader, n int) (string, TokenHash, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	var b [TokenBytes]byte
-	if _, err := io.ReadFull(rnd, b[:]); err != nil {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rnd, b); err != nil {
 		return "", TokenHash{}, Errorf(Internal, "anpi: answer token: read randomness: %w", err)
 	}
-	text := base64.RawURLEncoding.EncodeToString(b[:])
+	text := base64.RawURLEncoding.EncodeToString(b)
 	return text, sha256.Sum256([]byte(text)), nil
 }
 
 // HashAnswerToken returns the hash of a token's text, after checking that
-// it has the form NewAnswerToken gives. A malformed token is
+// it has the form NewAnswerToken or NewShortAnswerToken gives. A malformed token is
 // InvalidArgument; callers answering an HTTP request should treat it like
 // an unknown one, so a prober learns nothing from the difference.
 func HashAnswerToken(text string) (TokenHash, error) {
-	if len(text) != tokenLen {
-		return TokenHash{}, Errorf(InvalidArgument, "anpi: answer token: want %d characters, got %d", tokenLen, len(text))
+	if len(text) != tokenLen && len(text) != shortTokenLen {
+		return TokenHash{}, Errorf(InvalidArgument, "anpi: answer token: want %d or %d characters, got %d", shortTokenLen, tokenLen, len(text))
 	}
 	if _, err := base64.RawURLEncoding.DecodeString(text); err != nil {
 		return TokenHash{}, Errorf(InvalidArgument, "anpi: answer token: not base64url")

@@ -56,3 +56,14 @@ func TestAnswerTokenUsable(t *testing.T) {
 	require.Equal(t, InvalidArgument, Code((&AnswerToken{SurveyID: "s", UserID: "u", CreatedAt: now}).Validate()))
 	require.Equal(t, InvalidArgument, Code((&AnswerToken{Hash: TokenHash{1}, UserID: "u", CreatedAt: now}).Validate()))
 }
+
+func TestShortAnswerToken(t *testing.T) {
+	text, h, err := NewShortAnswerToken(nil)
+	require.NoError(t, err)
+	require.Len(t, text, 22, "128 bits in base64url")
+	got, err := HashAnswerToken(text)
+	require.NoError(t, err)
+	require.Equal(t, h, got)
+	_, err = HashAnswerToken(text[:21])
+	require.Equal(t, InvalidArgument, Code(err))
+}
