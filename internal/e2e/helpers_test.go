@@ -60,7 +60,7 @@ const (
 
 // linkRE finds an answer link in a received text; the token is 43
 // base64url characters (256 bits).
-var linkRE = regexp.MustCompile(regexp.QuoteMeta(baseURL) + `/a/([A-Za-z0-9_-]{43})`)
+var linkRE = regexp.MustCompile(regexp.QuoteMeta(baseURL) + `/a/([A-Za-z0-9_-]{43}|[A-Za-z0-9_-]{22})`)
 
 // storeKinds are the stores every scenario runs on.
 var storeKinds = []string{"memstore", "sqlite"}

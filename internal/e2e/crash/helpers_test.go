@@ -69,7 +69,7 @@ func userIndex(id anpi.UserID) (int, bool) {
 var choices = []string{"safe", "minor", "serious"}
 
 // tokenRE finds the answer token in a link of the messages.
-var tokenRE = regexp.MustCompile(`/a/([A-Za-z0-9_-]{43})`)
+var tokenRE = regexp.MustCompile(`/a/([A-Za-z0-9_-]{43}|[A-Za-z0-9_-]{22})`)
 
 // owner is the lease owner of the dispatcher of run n.
 func owner(run int) string { return fmt.Sprintf("crash-run-%d", run) }
