@@ -2,8 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -217,16 +215,8 @@ func (d *Dispatcher) permanent(o *outcome, now time.Time, errText string) {
 	}
 	n := &anpi.Delivery{SurveyID: o.d.SurveyID, UserID: o.d.UserID, Channel: nc, Round: o.d.Round,
 		State: anpi.Queued, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
-	n.ID = deliveryID(n)
+	n.ID = anpi.DeliveryIDFor(n.Key()) // the engine's scheme: a fallback enqueued twice is one delivery
 	o.kind, o.next = fallback, n
-}
-
-// deliveryID returns the deterministic ID of a delivery: "dlv-" and 24 hex
-// digits of the SHA-256 of its idempotency key (the scheme of
-// anpi.Service), so a fallback enqueued twice is one delivery.
-func deliveryID(n *anpi.Delivery) anpi.DeliveryID {
-	h := sha256.Sum256([]byte(n.IdempotencyKey()))
-	return anpi.DeliveryID("dlv-" + hex.EncodeToString(h[:12]))
 }
 
 // record writes the outcomes: all in one transaction, or one by one if
