@@ -100,6 +100,12 @@ type ContactTx interface {
 	GetContact(ctx context.Context, id ContactID) (*Contact, error)
 	// Contacts lists a user's contacts, addresses included.
 	Contacts(ctx context.Context, user UserID) ([]*Contact, error)
+	// ContactsOf lists the contacts of many users at once, addresses
+	// included, each user's sorted by ID as Contacts does: what the engine
+	// reads when it enqueues or renders thousands of deliveries. A user
+	// with no contacts, or who does not exist, has no entry in the map; an
+	// ID listed twice is read once.
+	ContactsOf(ctx context.Context, users []UserID) (map[UserID][]*Contact, error)
 	// RecordContactCheck replaces a contact's check state (verification,
 	// last delivery error, broken).
 	RecordContactCheck(ctx context.Context, id ContactID, c ContactCheck) error

@@ -96,6 +96,22 @@ func (t *tx) Contacts(ctx context.Context, user anpi.UserID) ([]*anpi.Contact, e
 	return out, nil
 }
 
+func (t *tx) ContactsOf(ctx context.Context, users []anpi.UserID) (map[anpi.UserID][]*anpi.Contact, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[anpi.UserID][]*anpi.Contact)
+	for _, u := range users {
+		if _, done := out[u]; done {
+			continue
+		}
+		for _, c := range t.userContactList(u) {
+			out[u] = append(out[u], c.Clone())
+		}
+	}
+	return out, nil
+}
+
 func (t *tx) RecordContactCheck(ctx context.Context, id anpi.ContactID, check anpi.ContactCheck) error {
 	if err := t.beginWrite(ctx); err != nil {
 		return err

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/anpikit/anpi/anpi"
@@ -199,6 +200,28 @@ func (t *tx) Contacts(ctx context.Context, user anpi.UserID) ([]*anpi.Contact, e
 		return nil, anpi.Errorf(anpi.NotFound, "postgres: contacts of user %s: user does not exist", user)
 	}
 	return t.contacts(ctx, "contacts of user "+string(user), "user_id = ?", string(user))
+}
+
+func (t *tx) ContactsOf(ctx context.Context, users []anpi.UserID) (map[anpi.UserID][]*anpi.Contact, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[anpi.UserID][]*anpi.Contact)
+	if len(users) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = string(u)
+	}
+	cs, err := t.contacts(ctx, fmt.Sprintf("contacts of %d users", len(users)), "user_id = ANY(?)", ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs { // sorted by ID, so each user's are too
+		out[c.UserID] = append(out[c.UserID], c)
+	}
+	return out, nil
 }
 
 func (t *tx) RecordContactCheck(ctx context.Context, id anpi.ContactID, check anpi.ContactCheck) error {

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/anpikit/anpi/anpi"
@@ -197,6 +199,41 @@ func (t *tx) Contacts(ctx context.Context, user anpi.UserID) ([]*anpi.Contact, e
 		return nil, anpi.Errorf(anpi.NotFound, "sqlite: contacts of user %s: user does not exist", user)
 	}
 	return t.contacts(ctx, "contacts of user "+string(user), "user_id = ?", string(user))
+}
+
+// contactsOfChunk is how many user IDs one query of ContactsOf binds: well
+// under SQLite's limit of bound parameters.
+const contactsOfChunk = 500
+
+func (t *tx) ContactsOf(ctx context.Context, users []anpi.UserID) (map[anpi.UserID][]*anpi.Contact, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[anpi.UserID][]*anpi.Contact)
+	ids := make([]string, 0, len(users))
+	seen := make(map[anpi.UserID]bool, len(users))
+	for _, u := range users {
+		if !seen[u] {
+			seen[u] = true
+			ids = append(ids, string(u))
+		}
+	}
+	for lo := 0; lo < len(ids); lo += contactsOfChunk {
+		chunk := ids[lo:min(lo+contactsOfChunk, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		where := "user_id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")"
+		cs, err := t.contacts(ctx, fmt.Sprintf("contacts of %d users", len(ids)), where, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs { // sorted by ID, so each user's are too
+			out[c.UserID] = append(out[c.UserID], c)
+		}
+	}
+	return out, nil
 }
 
 func (t *tx) RecordContactCheck(ctx context.Context, id anpi.ContactID, check anpi.ContactCheck) error {

@@ -108,6 +108,11 @@ func (s *Store) Contacts(ctx context.Context, user anpi.UserID) ([]*anpi.Contact
 	return view(s, ctx, func(t *tx) ([]*anpi.Contact, error) { return t.Contacts(ctx, user) })
 }
 
+// ContactsOf implements anpi.ContactTx.
+func (s *Store) ContactsOf(ctx context.Context, users []anpi.UserID) (map[anpi.UserID][]*anpi.Contact, error) {
+	return view(s, ctx, func(t *tx) (map[anpi.UserID][]*anpi.Contact, error) { return t.ContactsOf(ctx, users) })
+}
+
 // RecordContactCheck implements anpi.ContactTx.
 func (s *Store) RecordContactCheck(ctx context.Context, id anpi.ContactID, c anpi.ContactCheck) error {
 	return s.update(ctx, func(t *tx) error { return t.RecordContactCheck(ctx, id, c) })

@@ -25,6 +25,7 @@ func checks() []check {
 		{"Departments", testDepartments},
 		{"Roles", testRoles},
 		{"Contacts", testContacts},
+		{"ContactsOf", testContactsOf},
 		{"AdminViewPrivacy", testAdminViewPrivacy},
 		{"Settings", testSettings},
 		{"Forms", testForms},
