@@ -182,6 +182,7 @@ func (s *Service) processLocked(ctx context.Context, rep *jma.Report, now time.T
 		if err := s.syncDirectory(ctx); err != nil {
 			return nil, false, err
 		}
+		defer func() { s.dir = nil }() // a snapshot for this report only
 	}
 	u := s.tracker.Apply(rep)
 	ds := s.state.Evaluate(u, rs, s.ix, now)
@@ -273,7 +274,9 @@ func (s *Service) syncDirectory(ctx context.Context) error {
 	}
 	seen := make(map[UserID]bool, len(users))
 	groups := map[string][]UserID{}
+	dir := make(map[UserID]*User, len(users))
 	for _, u := range users {
+		dir[u.ID] = u
 		if u.Status != Active {
 			continue
 		}
@@ -301,6 +304,7 @@ func (s *Service) syncDirectory(ctx context.Context) error {
 		}
 	}
 	s.groups = groups
+	s.dir = dir
 	return nil
 }
 
@@ -452,28 +456,9 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 			eff.Note = "replay of a withdrawn report: nothing sent"
 			return nil
 		}
-		var users []*User
-		for _, id := range ids {
-			if sv != nil {
-				_, err := tx.GetRecipient(ctx, sv.ID, id)
-				if err == nil {
-					continue // asked already: the durable "already asked" set
-				}
-				if Code(err) != NotFound {
-					return err
-				}
-			}
-			u, err := tx.GetUser(ctx, id)
-			if Code(err) == NotFound {
-				s.log.WarnContext(ctx, "anpi: recipient is not in the directory", "user", id, "rule", d.Rule)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if u.Status == Active {
-				users = append(users, u)
-			}
+		users, err := s.newRecipients(ctx, tx, sv, ids, d.Rule)
+		if err != nil {
+			return err
 		}
 		if len(users) == 0 {
 			if sv != nil {
@@ -510,13 +495,17 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 			return Errorf(Internal, "anpi: survey %s: %d recipients checked new, the store added %d", sv.ID, len(rs), n)
 		}
 		eff.Recipients = n
+		uids := make([]UserID, len(users))
+		for i, u := range users {
+			uids[i] = u.ID
+		}
+		contacts, err := tx.ContactsOf(ctx, uids)
+		if err != nil {
+			return err
+		}
 		ds := make([]*Delivery, 0, len(users))
 		for _, u := range users {
-			contacts, err := tx.Contacts(ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			dl := s.firstDelivery(sv.ID, u, contacts, now)
+			dl := s.firstDelivery(sv.ID, u, contacts[u.ID], now)
 			if dl.State == SkippedNoContact {
 				eff.NoContact++
 			} else {
@@ -544,6 +533,76 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 			"created", eff.Created, "recipients", eff.Recipients, "queued", eff.Queued, "noContact", eff.NoContact)
 	}
 	return eff, nil
+}
+
+// bulkRead is the number of recipients from which send reads a survey's
+// recipients, or the directory, whole rather than one by one.
+const bulkRead = 64
+
+// newRecipients returns the active users among ids who are not recipients
+// of sv yet (all of them when sv is nil), in the order of ids. The users'
+// records come from the directory syncDirectory read for the report being
+// acted on, when there is one (read a moment before tx: a user suspended in
+// between is asked, as if suspended a moment later); otherwise from tx,
+// whole when there are many. Who was asked already is read from tx, which
+// holds the durable "already asked" set, whole when there are many.
+func (s *Service) newRecipients(ctx context.Context, tx Tx, sv *Survey, ids []UserID, rule string) ([]*User, error) {
+	var asked map[UserID]bool
+	if sv != nil && len(ids) >= bulkRead {
+		rs, err := tx.Recipients(ctx, sv.ID)
+		if err != nil {
+			return nil, err
+		}
+		asked = make(map[UserID]bool, len(rs))
+		for _, r := range rs {
+			asked[r.UserID] = true
+		}
+	}
+	dir := s.dir
+	if dir == nil && len(ids) >= bulkRead {
+		all, err := tx.ListUsers(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		dir = make(map[UserID]*User, len(all))
+		for _, u := range all {
+			dir[u.ID] = u
+		}
+	}
+	var users []*User
+	for _, id := range ids {
+		switch {
+		case asked != nil:
+			if asked[id] {
+				continue // asked already: the durable "already asked" set
+			}
+		case sv != nil:
+			_, err := tx.GetRecipient(ctx, sv.ID, id)
+			if err == nil {
+				continue
+			}
+			if Code(err) != NotFound {
+				return nil, err
+			}
+		}
+		var u *User
+		if dir != nil {
+			u = dir[id]
+		} else {
+			var err error
+			if u, err = tx.GetUser(ctx, id); err != nil && Code(err) != NotFound {
+				return nil, err
+			}
+		}
+		if u == nil {
+			s.log.WarnContext(ctx, "anpi: recipient is not in the directory", "user", id, "rule", rule)
+			continue
+		}
+		if u.Status == Active {
+			users = append(users, u)
+		}
+	}
+	return users, nil
 }
 
 // newAutoSurvey builds the survey of a send or drill decision.

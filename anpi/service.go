@@ -115,9 +115,13 @@ type Service struct {
 	ix      *rules.Index
 	regions map[UserID]string // registered regions per indexed user, joined, to detect changes
 	groups  map[string][]UserID
-	rules   map[string]ruleInfo // what the Service knows of each rule it loaded
-	retryR  []*jma.Report       // documents the store refused before they were applied
-	retryD  []pendingDecision
+	// dir is the directory as syncDirectory read it, while the report that
+	// read it is being acted on (nil otherwise): send takes its recipients'
+	// records from it instead of reading them again, one by one.
+	dir    map[UserID]*User
+	rules  map[string]ruleInfo // what the Service knows of each rule it loaded
+	retryR []*jma.Report       // documents the store refused before they were applied
+	retryD []pendingDecision
 }
 
 // ruleInfo is what a survey keeps of the rule that started it.
