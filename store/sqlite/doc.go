@@ -75,6 +75,16 @@
 // append leaves nothing. User IDs and a board's department have no
 // foreign key: the records outlive deleted users and departments.
 //
+// # Claims
+//
+// ClaimDeliveries reads, for each channel it asks for (every channel when
+// ClaimRequest.Channels is empty), one range of the partial index of due
+// deliveries and one of expired leases, both led by the channel
+// (migration 5), at most Limit rows each; it merges them in claim order
+// and leases them with one UPDATE. A claim for a channel with nothing due
+// reads none of the other channels' backlog, so idle channels' loops cost
+// next to nothing.
+//
 // # Private contacts at rest
 //
 // Private and family contacts are sealed with Options.Sealer (see
@@ -121,6 +131,9 @@
 //   - BenchmarkClaimComplete100k, 8 workers claiming 100 at a time and
 //     completing each claim in one transaction: 17,000 to 55,000
 //     deliveries/s.
+//   - BenchmarkBacklog50k, 50,000 emails queued and due: a claim of SMS
+//     (none due) in 0.04 ms, where it read the whole backlog in 55 to
+//     85 ms before migration 5; a claim of 100 emails in 1.2 ms.
 //   - BenchmarkTally1M: Tally of a survey of 1,000,000 recipients who all
 //     answered in 0.9 to 3.3 ms (it reads about 380 counter rows); the
 //     responses take about 364 bytes each in the file.

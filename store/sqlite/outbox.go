@@ -17,9 +17,10 @@ const deliveryCols = "id, survey_id, user_id, channel, contact_id, round, state,
 // no lease (lease_owner ”, lease_until NULL).
 const enqueueCols = "id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, last_error, provider_id, created_at, updated_at, sent_at"
 
-// numChannels is the number of channels anpi defines (email, FCM, APNs,
-// LINE, SMS, voice): a claim naming them all needs no channel filter.
-const numChannels = 6
+// allChannels are the channels anpi.Channel.Valid accepts, the only ones
+// EnqueueDeliveries stores: a claim that names no channel claims each of
+// them.
+var allChannels = []anpi.Channel{anpi.EmailChannel, anpi.FCMChannel, anpi.APNsChannel, anpi.LINEChannel, anpi.SMSChannel, anpi.VoiceChannel}
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -156,6 +157,30 @@ func claimOrder(a, b *anpi.Delivery) int {
 	return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), strings.Compare(string(a.ID), string(b.ID)))
 }
 
+// The reads of a claim, per channel (arguments: channel, now, limit): the
+// due deliveries, and those whose lease has expired. The limit is a CAST,
+// not a bare parameter: SQLite plans a bare LIMIT ? with its bound value
+// and so prepares the statement again every time it is bound, which cost
+// more than the read itself.
+const (
+	claimReadySQL   = "SELECT " + deliveryCols + " FROM deliveries INDEXED BY deliveries_channel_ready WHERE state IN ('queued', 'failed_temporary') AND channel = ? AND next_at <= ? ORDER BY next_at, id LIMIT CAST(? AS INTEGER)"
+	claimExpiredSQL = "SELECT " + deliveryCols + " FROM deliveries INDEXED BY deliveries_channel_leased WHERE state = 'sending' AND channel = ? AND lease_until <= ? ORDER BY next_at, id LIMIT CAST(? AS INTEGER)"
+)
+
+// claimChannels returns the channels a claim reads, each once, in order:
+// those of the request, or every channel when it names none.
+func claimChannels(req []anpi.Channel) ([]anpi.Channel, error) {
+	if len(req) == 0 {
+		return allChannels, nil
+	}
+	for _, c := range req {
+		if !c.Valid() {
+			return nil, anpi.Errorf(anpi.InvalidArgument, "sqlite: claim deliveries: unknown channel %q", c)
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(req))), nil
+}
+
 func (t *tx) ClaimDeliveries(ctx context.Context, req anpi.ClaimRequest) ([]*anpi.Delivery, error) {
 	if err := t.beginWrite(ctx); err != nil {
 		return nil, err
@@ -164,28 +189,12 @@ func (t *tx) ClaimDeliveries(ctx context.Context, req anpi.ClaimRequest) ([]*anp
 		return nil, wrap("claim deliveries", err)
 	}
 	const op = "claim deliveries"
-	chans := slices.Compact(slices.Sorted(slices.Values(req.Channels)))
-	var chanSQL string
-	var chanArgs []any
-	if len(chans) > 0 && len(chans) < numChannels {
-		for _, c := range chans {
-			if !c.Valid() {
-				return nil, anpi.Errorf(anpi.InvalidArgument, "sqlite: claim deliveries: unknown channel %q", c)
-			}
-			chanArgs = append(chanArgs, string(c))
-		}
-		chanSQL = " AND channel IN (?" + strings.Repeat(",?", len(chans)-1) + ")"
-	} else {
-		for _, c := range chans {
-			if !c.Valid() {
-				return nil, anpi.Errorf(anpi.InvalidArgument, "sqlite: claim deliveries: unknown channel %q", c)
-			}
-		}
+	chans, err := claimChannels(req.Channels)
+	if err != nil {
+		return nil, err
 	}
 	now := req.Now.UTC()
-	query := func(q string, first any) ([]*anpi.Delivery, error) {
-		args := append([]any{first}, chanArgs...)
-		args = append(args, req.Limit)
+	query := func(q string, args ...any) ([]*anpi.Delivery, error) {
 		rows, err := t.q.QueryContext(ctx, q, args...)
 		if err != nil {
 			return nil, classify(op, err)
@@ -204,15 +213,22 @@ func (t *tx) ClaimDeliveries(ctx context.Context, req anpi.ClaimRequest) ([]*anp
 		}
 		return out, nil
 	}
-	ready, err := query("SELECT "+deliveryCols+" FROM deliveries INDEXED BY deliveries_ready WHERE state IN ('queued', 'failed_temporary') AND next_at <= ?"+chanSQL+" ORDER BY next_at, id LIMIT ?", now.UnixNano())
-	if err != nil {
-		return nil, err
+	// Each channel is one range of each claim index (migration 5), read
+	// up to the limit: a channel with nothing due costs two index
+	// searches, whatever the backlog of the others. A single query over
+	// several channels would read every due row of them to sort them.
+	var all []*anpi.Delivery
+	for _, c := range chans {
+		ready, err := query(claimReadySQL, string(c), now.UnixNano(), req.Limit)
+		if err != nil {
+			return nil, err
+		}
+		expired, err := query(claimExpiredSQL, string(c), now.UnixNano(), req.Limit)
+		if err != nil {
+			return nil, err
+		}
+		all = append(append(all, ready...), expired...)
 	}
-	expired, err := query("SELECT "+deliveryCols+" FROM deliveries INDEXED BY deliveries_leased WHERE state = 'sending' AND lease_until <= ?"+chanSQL+" ORDER BY next_at, id LIMIT ?", now.UnixNano())
-	if err != nil {
-		return nil, err
-	}
-	all := append(ready, expired...)
 	slices.SortFunc(all, claimOrder)
 	if len(all) > req.Limit {
 		all = all[:req.Limit]
@@ -412,6 +428,11 @@ func (t *tx) Deliveries(ctx context.Context, s anpi.SurveyID) ([]*anpi.Delivery,
 	return out, nil
 }
 
+// countDeliveriesSQL counts a survey's deliveries by state: it reads the
+// survey's range of the UNIQUE (survey_id, …) index and, for each, the
+// state from the table (see migrations/0005_claim_by_channel.sql).
+const countDeliveriesSQL = "SELECT state, COUNT(*) FROM deliveries WHERE survey_id = ? GROUP BY state"
+
 func (t *tx) CountDeliveries(ctx context.Context, s anpi.SurveyID) (map[anpi.DeliveryState]int, error) {
 	if err := t.begin(ctx); err != nil {
 		return nil, err
@@ -419,7 +440,7 @@ func (t *tx) CountDeliveries(ctx context.Context, s anpi.SurveyID) (map[anpi.Del
 	if err := t.surveyExists(ctx, "count deliveries", s); err != nil {
 		return nil, err
 	}
-	rows, err := t.q.QueryContext(ctx, "SELECT state, COUNT(*) FROM deliveries WHERE survey_id = ? GROUP BY state", string(s))
+	rows, err := t.q.QueryContext(ctx, countDeliveriesSQL, string(s))
 	if err != nil {
 		return nil, classify("count deliveries", err)
 	}
