@@ -57,6 +57,10 @@ type DirectoryTx interface {
 	DeleteUser(ctx context.Context, id UserID) error
 	// GetUser returns a user (NotFound when absent).
 	GetUser(ctx context.Context, id UserID) (*User, error)
+	// GetUsers returns many users at once, by ID: what the engine reads
+	// when it renders a batch of deliveries. An ID that does not exist has
+	// no entry in the map; an ID listed twice is read once.
+	GetUsers(ctx context.Context, ids []UserID) (map[UserID]*User, error)
 	// GetUserByEmployeeCode returns the user with that employee code.
 	GetUserByEmployeeCode(ctx context.Context, code string) (*User, error)
 	// ListUsers lists users by ID, filtered and paged by q (nil for all).

@@ -116,6 +116,19 @@ func (t *tx) GetUser(ctx context.Context, id anpi.UserID) (*anpi.User, error) {
 	return u.Clone(), nil
 }
 
+func (t *tx) GetUsers(ctx context.Context, ids []anpi.UserID) (map[anpi.UserID]*anpi.User, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[anpi.UserID]*anpi.User, len(ids))
+	for _, id := range ids {
+		if u, ok := t.d.users[id]; ok {
+			out[id] = u.Clone()
+		}
+	}
+	return out, nil
+}
+
 func (t *tx) GetUserByEmployeeCode(ctx context.Context, code string) (*anpi.User, error) {
 	if err := t.begin(ctx); err != nil {
 		return nil, err

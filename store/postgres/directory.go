@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/anpikit/anpi/anpi"
@@ -171,6 +172,28 @@ func (t *tx) GetUser(ctx context.Context, id anpi.UserID) (*anpi.User, error) {
 		return nil, anpi.Errorf(anpi.NotFound, "postgres: user %s does not exist", id)
 	}
 	return u, nil
+}
+
+func (t *tx) GetUsers(ctx context.Context, ids []anpi.UserID) (map[anpi.UserID]*anpi.User, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[anpi.UserID]*anpi.User, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]string, len(ids))
+	for i, id := range ids {
+		args[i] = string(id)
+	}
+	us, err := list[anpi.User](t, ctx, fmt.Sprintf("get %d users", len(ids)), "SELECT data FROM {users} WHERE id = ANY(?)", args)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range us {
+		out[u.ID] = u
+	}
+	return out, nil
 }
 
 func (t *tx) GetUserByEmployeeCode(ctx context.Context, code string) (*anpi.User, error) {

@@ -27,6 +27,11 @@ func (s *Store) DeleteUser(ctx context.Context, id anpi.UserID) error {
 	return s.update(ctx, func(t *tx) error { return t.DeleteUser(ctx, id) })
 }
 
+// GetUsers implements anpi.DirectoryTx.
+func (s *Store) GetUsers(ctx context.Context, ids []anpi.UserID) (map[anpi.UserID]*anpi.User, error) {
+	return view(s, ctx, func(t *tx) (map[anpi.UserID]*anpi.User, error) { return t.GetUsers(ctx, ids) })
+}
+
 // GetUser implements anpi.DirectoryTx.
 func (s *Store) GetUser(ctx context.Context, id anpi.UserID) (*anpi.User, error) {
 	return view(s, ctx, func(t *tx) (*anpi.User, error) { return t.GetUser(ctx, id) })

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/anpikit/anpi/anpi"
@@ -171,6 +172,37 @@ func (t *tx) GetUser(ctx context.Context, id anpi.UserID) (*anpi.User, error) {
 		return nil, anpi.Errorf(anpi.NotFound, "sqlite: user %s does not exist", id)
 	}
 	return u, nil
+}
+
+func (t *tx) GetUsers(ctx context.Context, ids []anpi.UserID) (map[anpi.UserID]*anpi.User, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[anpi.UserID]*anpi.User, len(ids))
+	uniq := make([]string, 0, len(ids))
+	seen := make(map[anpi.UserID]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, string(id))
+		}
+	}
+	for lo := 0; lo < len(uniq); lo += contactsOfChunk {
+		chunk := uniq[lo:min(lo+contactsOfChunk, len(uniq))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		us, err := list[anpi.User](t, ctx, fmt.Sprintf("get %d users", len(uniq)),
+			"SELECT data FROM users WHERE id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range us {
+			out[u.ID] = u
+		}
+	}
+	return out, nil
 }
 
 func (t *tx) GetUserByEmployeeCode(ctx context.Context, code string) (*anpi.User, error) {

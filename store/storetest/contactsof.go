@@ -72,3 +72,47 @@ func testContactsOf(t *testing.T, st anpi.Store) {
 		return nil
 	}))
 }
+
+// testGetUsers checks the bulk read of users: each as GetUser returns it,
+// no entry for an unknown ID, duplicates read once, more IDs than one query
+// of a SQL store binds, and the same inside a transaction.
+func testGetUsers(t *testing.T, st anpi.Store) {
+	ctx := t.Context()
+	const n = 1100
+	var ids []anpi.UserID
+	require.NoError(t, st.InTx(ctx, func(tx anpi.Tx) error {
+		for i := range n {
+			u := newUser(fmt.Sprintf("u%04d", i), fmt.Sprintf("E%04d", i))
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+			ids = append(ids, u.ID)
+		}
+		return nil
+	}))
+	got, err := st.GetUsers(ctx, append(append([]anpi.UserID{"ghost"}, ids...), ids[0]))
+	require.NoError(t, err)
+	require.Len(t, got, n, "unknown IDs have no entry")
+	for _, i := range []int{0, 499, 500, n - 1} {
+		want, err := st.GetUser(ctx, ids[i])
+		require.NoError(t, err)
+		require.Equal(t, want, got[ids[i]])
+	}
+	none, err := st.GetUsers(ctx, nil)
+	require.NoError(t, err)
+	require.Empty(t, none)
+
+	require.NoError(t, st.InTx(ctx, func(tx anpi.Tx) error {
+		u := newUser("new", "E-new")
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		m, err := tx.GetUsers(ctx, []anpi.UserID{"new", ids[1]})
+		if err != nil {
+			return err
+		}
+		require.Len(t, m, 2, "a transaction reads its own writes")
+		require.Equal(t, "E-new", m["new"].EmployeeCode)
+		return nil
+	}))
+}

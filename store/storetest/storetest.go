@@ -26,6 +26,7 @@ func checks() []check {
 		{"Roles", testRoles},
 		{"Contacts", testContacts},
 		{"ContactsOf", testContactsOf},
+		{"GetUsers", testGetUsers},
 		{"AdminViewPrivacy", testAdminViewPrivacy},
 		{"Settings", testSettings},
 		{"Forms", testForms},
