@@ -70,50 +70,171 @@ func correctionTemplate() *Template {
 // FailedPrecondition, except for corrections and summaries: the dispatcher
 // should not send.
 func (s *Service) Render(ctx context.Context, d *Delivery) (*channel.Message, ContactID, error) {
+	m, cid, tok, err := s.render(ctx, d, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if tok != nil {
+		if err := s.st.PutAnswerTokens(ctx, []*AnswerToken{tok}); err != nil {
+			return nil, "", fmt.Errorf("anpi: render delivery %s: store the answer token: %w", d.ID, err)
+		}
+	}
+	return m, cid, nil
+}
+
+// RenderResult is what RenderBatch made of one delivery: what Render would
+// have returned for it.
+type RenderResult struct {
+	Message *channel.Message // nil when Err is set
+	Contact ContactID        // the contact used ("" for the work email)
+	Err     error            // classified as Render's errors are
+}
+
+// RenderBatch renders many claimed deliveries at once: result i is what
+// Render returns for ds[i], errors included (NotFound: no usable contact,
+// FailedPrecondition: the survey takes no answers). It reads each survey,
+// its template, the recipients and their contacts once for the whole
+// batch, and stores the answer tokens of all its messages in one
+// PutAnswerTokens call: one durable write for the batch instead of one per
+// message. A dispatcher that claims deliveries in batches should call it
+// (see dispatch.Renderer).
+//
+// Surveys are read afresh by every call, so a survey cancelled or closed
+// before the call renders nothing; nothing is cached between calls (other
+// replicas sharing the store may change a survey at any time). Contact
+// checks and summaries are rendered one by one, as Render does.
+//
+// When the tokens cannot be stored, no message that carries one may be
+// sent: those results carry the store's error (which a dispatcher retries)
+// and the error is returned as well. Otherwise the error is nil and the
+// results say what became of each delivery.
+func (s *Service) RenderBatch(ctx context.Context, ds []*Delivery) ([]RenderResult, error) {
+	out := make([]RenderResult, len(ds))
+	c := &renderCache{surveys: map[SurveyID]*surveyEntry{}}
+	uids := make([]UserID, 0, len(ds))
+	for _, d := range ds {
+		if d != nil {
+			uids = append(uids, d.UserID)
+		}
+	}
+	// When a bulk read fails, each delivery reads its own and meets the
+	// error itself.
+	if us, err := s.st.GetUsers(ctx, uids); err == nil {
+		c.users = us
+	}
+	if cs, err := s.st.ContactsOf(ctx, uids); err == nil {
+		c.contacts = cs
+	}
+	toks := make([]*AnswerToken, 0, len(ds))
+	withTok := make([]int, 0, len(ds))
+	for i, d := range ds {
+		m, cid, tok, err := s.render(ctx, d, c)
+		out[i] = RenderResult{Message: m, Contact: cid, Err: err}
+		if err == nil && tok != nil {
+			toks = append(toks, tok)
+			withTok = append(withTok, i)
+		}
+	}
+	if len(toks) == 0 {
+		return out, nil
+	}
+	if err := s.st.PutAnswerTokens(ctx, toks); err != nil {
+		err = fmt.Errorf("anpi: render %d deliveries: store %d answer tokens: %w", len(ds), len(toks), err)
+		for _, i := range withTok {
+			out[i] = RenderResult{Err: err}
+		}
+		return out, err
+	}
+	return out, nil
+}
+
+// renderCache is what RenderBatch reads once for a batch.
+type renderCache struct {
+	surveys  map[SurveyID]*surveyEntry
+	users    map[UserID]*User      // nil: read per delivery
+	contacts map[UserID][]*Contact // nil: read per delivery
+}
+
+// surveyEntry is a survey as a batch read it, with what its messages share.
+type surveyEntry struct {
+	sv    *Survey
+	err   error
+	tmpl  *Template         // nil until needed
+	areas map[Locale]string // the areas joined, per locale
+	light *Survey
+}
+
+// render makes the message of d and, when it carries a link, the answer
+// token the caller must store before it is sent. c is nil for one delivery
+// (Render), which then reads everything itself.
+func (s *Service) render(ctx context.Context, d *Delivery, c *renderCache) (*channel.Message, ContactID, *AnswerToken, error) {
 	if d == nil {
-		return nil, "", Errorf(InvalidArgument, "anpi: render: nil delivery")
+		return nil, "", nil, Errorf(InvalidArgument, "anpi: render: nil delivery")
 	}
 	if !d.Channel.Valid() {
-		return nil, "", Errorf(InvalidArgument, "anpi: render delivery %s: unknown channel %q", d.ID, d.Channel)
+		return nil, "", nil, Errorf(InvalidArgument, "anpi: render delivery %s: unknown channel %q", d.ID, d.Channel)
 	}
-	sv, err := s.st.GetSurvey(ctx, d.SurveyID)
-	if err != nil {
-		return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+	var e *surveyEntry
+	if c != nil {
+		e = c.surveys[d.SurveyID]
 	}
-	u, err := s.st.GetUser(ctx, d.UserID)
-	if err != nil {
-		return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+	if e == nil {
+		e = &surveyEntry{}
+		e.sv, e.err = s.st.GetSurvey(ctx, d.SurveyID)
+		if c != nil {
+			c.surveys[d.SurveyID] = e
+		}
 	}
-	contacts, err := s.st.Contacts(ctx, u.ID)
-	if err != nil {
-		return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+	if e.err != nil {
+		return nil, "", nil, fmt.Errorf("anpi: render delivery %s: %w", d.ID, e.err)
+	}
+	sv := e.sv
+	var u *User
+	var err error
+	if c != nil && c.users != nil {
+		if u = c.users[d.UserID]; u == nil {
+			return nil, "", nil, Errorf(NotFound, "anpi: render delivery %s: user %s does not exist", d.ID, d.UserID)
+		}
+	} else if u, err = s.st.GetUser(ctx, d.UserID); err != nil {
+		return nil, "", nil, fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+	}
+	var contacts []*Contact
+	if c != nil && c.contacts != nil {
+		contacts = c.contacts[u.ID]
+	} else if contacts, err = s.st.Contacts(ctx, u.ID); err != nil {
+		return nil, "", nil, fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
 	}
 	if sv.Kind == ContactCheckSurvey {
-		return s.renderContactCheck(ctx, d, sv, u, contacts)
+		m, cid, err := s.renderContactCheck(ctx, d, sv, u, contacts)
+		return m, cid, nil, err
 	}
 	cid, addr, ok := pickContact(u, contacts, d.Channel, d.ContactID)
 	if !ok {
-		return nil, "", Errorf(NotFound, "anpi: render delivery %s: user %s has no usable %s contact", d.ID, u.ID, d.Channel)
+		return nil, "", nil, Errorf(NotFound, "anpi: render delivery %s: user %s has no usable %s contact", d.ID, u.ID, d.Channel)
 	}
 	now := s.now()
 	if d.Round == SummaryRound {
 		m, err := s.renderSummary(ctx, d, sv, u, addr, now)
-		return m, cid, err
+		return m, cid, nil, err
 	}
 	correction := d.Round == CorrectionRound
 	tmpl := correctionTemplate()
 	if !correction {
 		if err := answerable(sv, now); err != nil {
-			return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+			return nil, "", nil, fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
 		}
-		if tmpl, err = s.template(ctx, sv); err != nil {
-			return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+		if e.tmpl == nil {
+			if e.tmpl, err = s.template(ctx, sv); err != nil {
+				e.tmpl = nil
+				return nil, "", nil, fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
+			}
 		}
+		tmpl = e.tmpl
 		if d.Round > 0 {
 			tmpl = reminderTemplate(tmpl)
 		}
 	}
-	v := values(sv, u)
+	v := e.values(u)
 	var tok *AnswerToken
 	if !correction && d.Channel != VoiceChannel {
 		newToken := s.newToken
@@ -122,7 +243,7 @@ func (s *Service) Render(ctx context.Context, d *Delivery) (*channel.Message, Co
 		}
 		text, h, err := newToken()
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		tok = &AnswerToken{Hash: h, SurveyID: sv.ID, UserID: u.ID, CreatedAt: now, ExpiresAt: sv.Deadline}
 		v.URL = s.answerURL(text)
@@ -133,12 +254,7 @@ func (s *Service) Render(ctx context.Context, d *Delivery) (*channel.Message, Co
 	}
 	r, err := tmpl.Render(u.Locale, style, v)
 	if err != nil {
-		return nil, "", fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
-	}
-	if tok != nil {
-		if err := s.st.PutAnswerTokens(ctx, []*AnswerToken{tok}); err != nil {
-			return nil, "", fmt.Errorf("anpi: render delivery %s: store the answer token: %w", d.ID, err)
-		}
+		return nil, "", nil, fmt.Errorf("anpi: render delivery %s: %w", d.ID, err)
 	}
 	m := &channel.Message{
 		To:             addr,
@@ -159,7 +275,30 @@ func (s *Service) Render(ctx context.Context, d *Delivery) (*channel.Message, Co
 	if sv.Kind == AutoSurvey || sv.Kind == ManualSurvey {
 		m.Priority = channel.PriorityHigh
 	}
-	return m, cid, nil
+	return m, cid, tok, nil
+}
+
+// values is values(e.sv, u), joining the survey's areas once per locale.
+func (e *surveyEntry) values(u *User) Values {
+	t := e.sv.Trigger
+	if t == nil || len(t.Areas) == 0 {
+		return values(e.sv, u)
+	}
+	if e.areas == nil {
+		e.areas = map[Locale]string{}
+	}
+	a, ok := e.areas[u.Locale]
+	if !ok {
+		a = joinAreas(t.Areas, u.Locale)
+		e.areas[u.Locale] = a
+	}
+	if e.light == nil { // the survey without its areas, for values
+		e.light = &Survey{ID: e.sv.ID, Kind: e.sv.Kind, Title: e.sv.Title, Deadline: e.sv.Deadline,
+			Trigger: &Trigger{Summary: t.Summary, Intensity: t.Intensity}}
+	}
+	v := values(e.light, u)
+	v.Areas = a
+	return v
 }
 
 // template returns the template of a survey: its legacy message's, the

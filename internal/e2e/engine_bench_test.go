@@ -12,6 +12,13 @@ import (
 // pipeline benchmark's, so the engine's share is measured in seconds.
 const engineBenchUsers = 10_000
 
+// renderOne deliveries of BenchmarkEngine10k are rendered one by one, the
+// others in batches of renderBatch.
+const (
+	renderOne   = 2_000
+	renderBatch = 500
+)
+
 // BenchmarkEngine10k measures the engine's share of the pipeline on the
 // pipeline benchmark's directory and document, scaled down to 10,000
 // people (SQLite, synchronous=FULL, sealed contacts), without a dispatcher:
@@ -21,12 +28,14 @@ const engineBenchUsers = 10_000
 //	floor_enqueue_ms the bare store writing a survey's 10,000 recipients
 //	                 and deliveries in one transaction, measured in the
 //	                 same run (what HandleDocument cannot go below)
-//	render_ms        Service.Render of every delivery, one at a time (one
-//	                 durable transaction per answer token)
+//	render_us/delivery  Service.Render of the first 2,000 deliveries, one
+//	                 at a time (one durable transaction per answer token)
+//	batch_us/delivery   Service.RenderBatch of the other 8,000, in batches
+//	                 of 500 (one durable transaction per batch)
 func BenchmarkEngine10k(b *testing.B) {
 	doc, areas := nationalVXSE53()
 	ctx := context.Background()
-	var handle, render, floor time.Duration
+	var handle, render, batch, floor time.Duration
 	n := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -52,12 +61,25 @@ func BenchmarkEngine10k(b *testing.B) {
 			b.Fatal(err)
 		}
 		start = time.Now()
-		for _, d := range ds {
+		for _, d := range ds[:renderOne] {
 			if _, _, err := svc.Render(ctx, d); err != nil {
 				b.Fatal(err)
 			}
 		}
 		render += time.Since(start)
+		start = time.Now()
+		for lo := renderOne; lo < len(ds); lo += renderBatch {
+			rs, err := svc.RenderBatch(ctx, ds[lo:min(lo+renderBatch, len(ds))])
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range rs {
+				if r.Err != nil {
+					b.Fatal(r.Err)
+				}
+			}
+		}
+		batch += time.Since(start)
 		floor += floorEnqueue(b, st)
 		n++
 		b.StartTimer()
@@ -65,7 +87,9 @@ func BenchmarkEngine10k(b *testing.B) {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 / float64(n) }
 	b.ReportMetric(ms(handle), "handle_ms")
 	b.ReportMetric(ms(floor), "floor_enqueue_ms")
-	b.ReportMetric(ms(render), "render_ms")
+	perDelivery := func(d time.Duration, k int) float64 { return float64(d.Microseconds()) / float64(n*k) }
+	b.ReportMetric(perDelivery(render, renderOne), "render_us/delivery")
+	b.ReportMetric(perDelivery(batch, engineBenchUsers-renderOne), "batch_us/delivery")
 }
 
 // floorEnqueue times the bare store writing a new survey with a recipient
