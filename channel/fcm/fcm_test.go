@@ -331,14 +331,19 @@ func TestQuotaFromTheBucket(t *testing.T) {
 func TestContext(t *testing.T) {
 	e := newEnv(t, nil)
 	s := e.sender(t, nil)
+	// Warm up (OAuth token, connection) so the deadline below is spent
+	// waiting on the hanging request, not before it reaches the fake, even
+	// on a loaded machine.
+	_, err := s.Send(t.Context(), &channel.Message{To: "token-warm0001", Text: "x"})
+	require.NoError(t, err)
 	e.srv.Fail("token-hang0001", fake.Hang)
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
 	before := e.srv.Attempts()
-	_, err := s.Send(ctx, &channel.Message{To: "token-hang0001", Text: "x"})
+	_, err = s.Send(ctx, &channel.Message{To: "token-hang0001", Text: "x"})
 	require.Equal(t, channel.Temporary, channel.Code(err))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Equal(t, before+1, e.srv.Attempts())
+	require.Equal(t, before+1, e.srv.Attempts(), "one request, no retry")
 
 	short := e.sender(t, func(c *fcm.Config) { c.Timeout = 50 * time.Millisecond })
 	_, err = short.Send(t.Context(), &channel.Message{To: "token-hang0001", Text: "x"})
