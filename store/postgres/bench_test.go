@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -317,4 +318,68 @@ func BenchmarkTally1M(b *testing.B) {
 
 func newBenchSurvey(id anpi.SurveyID) *anpi.Survey {
 	return &anpi.Survey{ID: id, Kind: anpi.ManualSurvey, Title: "安否確認", Form: anpi.DefaultForm(), Targeting: anpi.Targeting{Everyone: true}, Status: anpi.Open, CreatedAt: t0, StartedAt: t0}
+}
+
+// errRolledBack ends a benchmark's transaction without keeping its work.
+var errRolledBack = errors.New("rolled back")
+
+// BenchmarkBacklog50k measures what reads of the outbox cost while one
+// channel has a backlog: 50,000 email deliveries of one survey are queued
+// and due (the table analysed). One op of
+//   - claim-idle-channel is a claim of SMS deliveries (there are none): what
+//     the loop of an idle channel pays every poll interval;
+//   - claim-busy-channel claims 100 emails, and claim-all-channels 100 of
+//     any channel, in a transaction rolled back (the backlog stays);
+//   - count is CountDeliveries of the survey.
+//
+// Each reports ms per op.
+func BenchmarkBacklog50k(b *testing.B) {
+	const n = 50_000
+	st := openTest(b, nil)
+	ctx := context.Background()
+	createSurvey(b, st, "s")
+	k, err := st.EnqueueDeliveries(ctx, enqueueFixture("s", n))
+	require.NoError(b, err)
+	require.Equal(b, n, k)
+	_, err = st.pool.Exec(ctx, "VACUUM ANALYZE "+st.sql("{deliveries}"))
+	require.NoError(b, err)
+	now := t0.Add(time.Hour)
+	perOp := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/op")
+	}
+	// count first: the claims rolled back leave dead rows behind.
+	b.Run("count", func(b *testing.B) {
+		for b.Loop() {
+			c, err := st.CountDeliveries(ctx, "s")
+			require.NoError(b, err)
+			require.Equal(b, n, c[anpi.Queued])
+		}
+		perOp(b)
+	})
+	b.Run("claim-idle-channel", func(b *testing.B) {
+		for b.Loop() {
+			ds, err := st.ClaimDeliveries(ctx, anpi.ClaimRequest{Owner: "w", Limit: 100, Lease: time.Minute, Now: now, Channels: []anpi.Channel{anpi.SMSChannel}})
+			require.NoError(b, err)
+			require.Empty(b, ds)
+		}
+		perOp(b)
+	})
+	claimBack := func(b *testing.B, chans ...anpi.Channel) {
+		for b.Loop() {
+			err := st.InTx(ctx, func(tx anpi.Tx) error {
+				ds, err := tx.ClaimDeliveries(ctx, anpi.ClaimRequest{Owner: "w", Limit: 100, Lease: time.Minute, Now: now, Channels: chans})
+				if err == nil && len(ds) != 100 {
+					err = fmt.Errorf("claimed %d", len(ds))
+				}
+				if err == nil {
+					err = errRolledBack
+				}
+				return err
+			})
+			require.ErrorIs(b, err, errRolledBack)
+		}
+		perOp(b)
+	}
+	b.Run("claim-busy-channel", func(b *testing.B) { claimBack(b, anpi.EmailChannel) })
+	b.Run("claim-all-channels", func(b *testing.B) { claimBack(b) })
 }

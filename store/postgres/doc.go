@@ -44,16 +44,22 @@
 //
 // # Claims across replicas
 //
-// ClaimDeliveries is one statement: it selects the claimable rows in claim
-// order through a partial index with FOR UPDATE SKIP LOCKED and leases them
-// in the same statement, so any number of claimers, in any number of
-// processes, take different deliveries without waiting for one another and
-// without a delivery going to two of them. EnqueueDeliveries writes large
-// batches with COPY behind a savepoint; when a key is already stored
-// (escalation, crash recovery) it rolls back to the savepoint and inserts
-// in pipelined multi-row statements with ON CONFLICT on the delivery key
-// DO NOTHING, so existing keys are skipped. It also sends a NOTIFY that
-// WaitForDeliveries receives, so idle dispatchers need not poll often.
+// ClaimDeliveries is one statement: for each channel asked for (every
+// channel when ClaimRequest.Channels is empty) it locks, with FOR UPDATE
+// SKIP LOCKED, the first due deliveries and expired leases in claim order
+// through two partial indexes led by the channel (migration 5), and
+// leases the first of them in the same statement, so any number of
+// claimers, in any number of processes, take different deliveries without
+// waiting for one another and without a delivery going to two of them. A
+// claim for a channel with nothing due reads none of the other channels'
+// backlog.
+//
+// EnqueueDeliveries writes large batches with COPY behind a savepoint;
+// when a key is already stored (escalation, crash recovery) it rolls back
+// to the savepoint and inserts in pipelined multi-row statements with ON
+// CONFLICT on the delivery key DO NOTHING, so existing keys are skipped.
+// It also sends a NOTIFY that WaitForDeliveries receives, so idle
+// dispatchers need not poll often.
 //
 // # Group commit
 //

@@ -13,9 +13,9 @@ import (
 )
 
 // TestMigrateFromVersion3 writes data, turns the schema back into what
-// version 3 was (migration 4 only adds the tables of threads and boards)
-// and reopens it: the upgrade keeps every row, and the users that were
-// there start threads and boards.
+// version 3 was (migration 4 only adds the tables of threads and boards,
+// migration 5 replaces indexes) and reopens it: the upgrade keeps every
+// row, and the users that were there start threads and boards.
 func TestMigrateFromVersion3(t *testing.T) {
 	t.Parallel()
 	url, schema := testSchema(t)
@@ -27,14 +27,13 @@ func TestMigrateFromVersion3(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, st.Close())
 
-	_, err = rawPool(t).Exec(ctx, fmt.Sprintf("DROP TABLE %[1]s.posts, %[1]s.boards, %[1]s.messages, %[1]s.thread_members, %[1]s.threads; DELETE FROM %[1]s.schema_version WHERE version > 3", pgx.Identifier{schema}.Sanitize()))
+	_, err = rawPool(t).Exec(ctx, undoMigration5(schema)+fmt.Sprintf("DROP TABLE %[1]s.posts, %[1]s.boards, %[1]s.messages, %[1]s.thread_members, %[1]s.threads; DELETE FROM %[1]s.schema_version WHERE version > 3", pgx.Identifier{schema}.Sanitize()))
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 2, 3}, schemaVersions(t, schema))
 
 	st, err = Open(ctx, url, &Options{Schema: schema, AllowPlaintextContacts: true})
 	require.NoError(t, err)
 	defer st.Close()
-	require.Equal(t, []int{1, 2, 3, 4}, schemaVersions(t, schema))
 	require.Equal(t, allVersions(), schemaVersions(t, schema))
 	after, err := st.Tally(ctx, "s")
 	require.NoError(t, err)

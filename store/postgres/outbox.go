@@ -244,10 +244,55 @@ func claimOrder(a, b *anpi.Delivery) int {
 	return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), strings.Compare(string(a.ID), string(b.ID)))
 }
 
-// ClaimDeliveries leases deliveries with one statement: the candidates are
-// locked with FOR UPDATE SKIP LOCKED, so concurrent claimers (in this
-// process or in other replicas) each take different rows without waiting
-// for one another.
+// allChannels are the channels anpi.Channel.Valid accepts, the only ones
+// EnqueueDeliveries stores: a claim that names no channel claims each of
+// them.
+var allChannels = []anpi.Channel{anpi.EmailChannel, anpi.FCMChannel, anpi.APNsChannel, anpi.LINEChannel, anpi.SMSChannel, anpi.VoiceChannel}
+
+// claimChannels returns the channels a claim reads, each once, in order:
+// those of the request, or every channel when it names none.
+func claimChannels(req []anpi.Channel) ([]anpi.Channel, error) {
+	if len(req) == 0 {
+		return allChannels, nil
+	}
+	for _, c := range req {
+		if !c.Valid() {
+			return nil, anpi.Errorf(anpi.InvalidArgument, "postgres: claim deliveries: unknown channel %q", c)
+		}
+	}
+	return slices.Compact(slices.Sorted(slices.Values(req))), nil
+}
+
+// claimSQL leases deliveries (arguments: channels, now, limit, channels,
+// now, limit, limit, owner, lease until, now). For each channel it locks,
+// FOR UPDATE SKIP LOCKED, up to the limit of due deliveries and of
+// expired leases, each through its index (migration 5) in claim order;
+// the first limit of those in claim order are leased, updated through
+// the primary key (joined to the CTE instead, the planner may hash it
+// against a scan of the whole table). Rows locked but left out (only when
+// a claim finds more than its limit over several channels, or due and
+// expired rows at once) stay locked, unclaimed, until the claim's
+// transaction ends: other claimers skip them meanwhile.
+const claimSQL = `WITH c AS (
+		SELECT r.id, r.next_at FROM unnest(?::text[]) AS ch(name) CROSS JOIN LATERAL (
+			SELECT id, next_at FROM {deliveries}
+			WHERE channel = ch.name AND state IN ('queued', 'failed_temporary') AND next_at <= ?
+			ORDER BY next_at, id LIMIT ? FOR UPDATE SKIP LOCKED) r
+		UNION ALL
+		SELECT x.id, x.next_at FROM unnest(?::text[]) AS ch(name) CROSS JOIN LATERAL (
+			SELECT id, next_at FROM {deliveries}
+			WHERE channel = ch.name AND state = 'sending' AND lease_until <= ?
+			ORDER BY next_at, id LIMIT ? FOR UPDATE SKIP LOCKED) x
+		ORDER BY next_at, id
+		LIMIT ?)
+	UPDATE {deliveries} d SET state = 'sending', lease_owner = ?, lease_until = ?, attempts = d.attempts + 1, updated_at = ?
+	WHERE d.id = ANY(ARRAY(SELECT id FROM c))
+	RETURNING `
+
+// ClaimDeliveries leases deliveries with one statement (claimSQL): the
+// candidates are locked with FOR UPDATE SKIP LOCKED, so concurrent
+// claimers (in this process or in other replicas) each take different
+// rows without waiting for one another.
 func (t *tx) ClaimDeliveries(ctx context.Context, req anpi.ClaimRequest) ([]*anpi.Delivery, error) {
 	if err := t.beginWrite(ctx); err != nil {
 		return nil, err
@@ -256,33 +301,17 @@ func (t *tx) ClaimDeliveries(ctx context.Context, req anpi.ClaimRequest) ([]*anp
 		return nil, wrap("claim deliveries", err)
 	}
 	const op = "claim deliveries"
-	chans := slices.Compact(slices.Sorted(slices.Values(req.Channels)))
-	var names []string
-	for _, c := range chans {
-		if !c.Valid() {
-			return nil, anpi.Errorf(anpi.InvalidArgument, "postgres: claim deliveries: unknown channel %q", c)
-		}
-		names = append(names, string(c))
+	chans, err := claimChannels(req.Channels)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(chans))
+	for i, c := range chans {
+		names[i] = string(c)
 	}
 	now := req.Now.UTC()
 	nowN, until := now.UnixNano(), now.Add(req.Lease).UnixNano()
-	chanSQL := ""
-	args := []any{nowN, nowN}
-	if len(names) > 0 {
-		chanSQL = " AND channel = ANY(?::text[])"
-		args = append(args, names)
-	}
-	args = append(args, req.Limit, req.Owner, until, nowN)
-	rows, err := t.q.Query(ctx, t.s.sql(`WITH c AS (
-			SELECT id FROM {deliveries}
-			WHERE state IN ('queued', 'failed_temporary', 'sending')
-				AND ((state <> 'sending' AND next_at <= ?) OR (state = 'sending' AND lease_until <= ?))`+chanSQL+`
-			ORDER BY next_at, id
-			LIMIT ?
-			FOR UPDATE SKIP LOCKED)
-		UPDATE {deliveries} d SET state = 'sending', lease_owner = ?, lease_until = ?, attempts = d.attempts + 1, updated_at = ?
-		FROM c WHERE d.id = c.id
-		RETURNING `+prefixed("d.", deliveryCols)), args...)
+	rows, err := t.q.Query(ctx, t.s.sql(claimSQL+prefixed("d.", deliveryCols)), names, nowN, req.Limit, names, nowN, req.Limit, req.Limit, req.Owner, until, nowN)
 	if err != nil {
 		return nil, classify(op, err)
 	}
@@ -478,6 +507,12 @@ func (t *tx) Deliveries(ctx context.Context, s anpi.SurveyID) ([]*anpi.Delivery,
 	return out, nil
 }
 
+// countDeliveriesSQL counts a survey's deliveries by state: it reads the
+// survey's range of the UNIQUE (survey_id, …) index and each row's state
+// from the table, or the table alone when the survey is most of it (see
+// migrations/0005_claim_by_channel.sql).
+const countDeliveriesSQL = "SELECT state, COUNT(*) FROM {deliveries} WHERE survey_id = ? GROUP BY state"
+
 func (t *tx) CountDeliveries(ctx context.Context, s anpi.SurveyID) (map[anpi.DeliveryState]int, error) {
 	if err := t.begin(ctx); err != nil {
 		return nil, err
@@ -485,7 +520,7 @@ func (t *tx) CountDeliveries(ctx context.Context, s anpi.SurveyID) (map[anpi.Del
 	if err := t.surveyExists(ctx, "count deliveries", s); err != nil {
 		return nil, err
 	}
-	rows, err := t.q.Query(ctx, t.s.sql("SELECT state, COUNT(*) FROM {deliveries} WHERE survey_id = ? GROUP BY state"), string(s))
+	rows, err := t.q.Query(ctx, t.s.sql(countDeliveriesSQL), string(s))
 	if err != nil {
 		return nil, classify("count deliveries", err)
 	}

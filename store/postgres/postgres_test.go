@@ -129,8 +129,9 @@ func allVersions() []int {
 
 // TestMigrateFromVersion1 writes data, turns the schema back into what
 // version 1 was (migrations 2 to 4 only add tables: the counters, the
-// answer tokens, threads and boards) and reopens it: the upgrade keeps every row and fills the
-// counters from a recount.
+// answer tokens, threads and boards; migration 5 replaces indexes) and
+// reopens it: the upgrade keeps every row and fills the counters from a
+// recount.
 func TestMigrateFromVersion1(t *testing.T) {
 	t.Parallel()
 	url, schema := testSchema(t)
@@ -149,7 +150,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	require.NoError(t, st.Close())
 
 	pool := rawPool(t)
-	_, err = pool.Exec(ctx, fmt.Sprintf("DROP TABLE %[1]s.tally_groups, %[1]s.tally_choices, %[1]s.tally_seconds, %[1]s.answer_tokens, %[1]s.posts, %[1]s.boards, %[1]s.messages, %[1]s.thread_members, %[1]s.threads; DELETE FROM %[1]s.schema_version WHERE version > 1", pgx.Identifier{schema}.Sanitize()))
+	_, err = pool.Exec(ctx, undoMigration5(schema)+fmt.Sprintf("DROP TABLE %[1]s.tally_groups, %[1]s.tally_choices, %[1]s.tally_seconds, %[1]s.answer_tokens, %[1]s.posts, %[1]s.boards, %[1]s.messages, %[1]s.thread_members, %[1]s.threads; DELETE FROM %[1]s.schema_version WHERE version > 1", pgx.Identifier{schema}.Sanitize()))
 	require.NoError(t, err)
 	require.Equal(t, []int{1}, schemaVersions(t, schema))
 
@@ -171,8 +172,9 @@ func TestMigrateFromVersion1(t *testing.T) {
 }
 
 // TestMigrateFromVersion2 writes data, turns the schema back into what
-// version 2 was (migrations 3 and 4 only add tables) and reopens it: the
-// upgrade keeps every row, and the surveys that were there take tokens.
+// version 2 was (migrations 3 and 4 only add tables, migration 5 replaces
+// indexes) and reopens it: the upgrade keeps every row, and the surveys
+// that were there take tokens.
 func TestMigrateFromVersion2(t *testing.T) {
 	t.Parallel()
 	url, schema := testSchema(t)
@@ -187,7 +189,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 	require.NoError(t, st.Close())
 
 	pool := rawPool(t)
-	_, err = pool.Exec(ctx, fmt.Sprintf("DROP TABLE %[1]s.answer_tokens, %[1]s.posts, %[1]s.boards, %[1]s.messages, %[1]s.thread_members, %[1]s.threads; DELETE FROM %[1]s.schema_version WHERE version > 2", pgx.Identifier{schema}.Sanitize()))
+	_, err = pool.Exec(ctx, undoMigration5(schema)+fmt.Sprintf("DROP TABLE %[1]s.answer_tokens, %[1]s.posts, %[1]s.boards, %[1]s.messages, %[1]s.thread_members, %[1]s.threads; DELETE FROM %[1]s.schema_version WHERE version > 2", pgx.Identifier{schema}.Sanitize()))
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 2}, schemaVersions(t, schema))
 
