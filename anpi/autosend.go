@@ -528,6 +528,7 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 	if err != nil {
 		return eff0, fmt.Errorf("anpi: %s for rule %s, event %s: %w", d.Action, d.Rule, d.Event, err)
 	}
+	s.enqueued(eff.Queued)
 	if eff.Recipients > 0 {
 		s.log.InfoContext(ctx, "anpi: auto-send", "survey", eff.Survey, "rule", d.Rule, "event", d.Event,
 			"created", eff.Created, "recipients", eff.Recipients, "queued", eff.Queued, "noContact", eff.NoContact)
@@ -761,6 +762,7 @@ func (s *Service) cancel(ctx context.Context, d rules.Decision, eff0 Effect, now
 	if err != nil {
 		return eff0, fmt.Errorf("anpi: cancel for rule %s, event %s: %w", d.Rule, d.Event, err)
 	}
+	s.enqueued(eff.Corrections)
 	s.log.InfoContext(ctx, "anpi: 取消", "survey", eff.Survey, "rule", d.Rule, "event", d.Event,
 		"cancelled", eff.Cancelled, "corrections", eff.Corrections)
 	return eff, nil

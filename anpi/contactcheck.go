@@ -384,6 +384,7 @@ func (s *Service) startContactCheck(ctx context.Context, actor UserID, id Survey
 	if err != nil {
 		return nil, fmt.Errorf("anpi: start contact check %s: %w", id, err)
 	}
+	s.enqueued(out.Queued)
 	return out, nil
 }
 

@@ -269,6 +269,7 @@ func (s *Service) enqueueReminders(ctx context.Context, id SurveyID, k int, now 
 	if err != nil {
 		return FollowUp{}, fmt.Errorf("anpi: survey %s: reminder %d: %w", id, k, err)
 	}
+	s.enqueued(f.Queued)
 	if f.Queued+f.NoContact > 0 {
 		s.log.InfoContext(ctx, "anpi: reminders", "survey", id, "round", k, "queued", f.Queued, "noContact", f.NoContact, "waiting", f.Waiting)
 	}
@@ -340,6 +341,7 @@ func (s *Service) enqueueSummary(ctx context.Context, id SurveyID, now time.Time
 	if err != nil {
 		return FollowUp{}, fmt.Errorf("anpi: survey %s: summary: %w", id, err)
 	}
+	s.enqueued(f.Queued)
 	if f.Queued+f.NoContact > 0 {
 		s.log.InfoContext(ctx, "anpi: summary", "survey", id, "queued", f.Queued, "noContact", f.NoContact)
 	}

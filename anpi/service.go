@@ -80,6 +80,16 @@ type Options struct {
 	// members) and of each post on a board (for its creator), after the
 	// commit; nil notifies nobody. See Notifier and messaging.go.
 	Notifier Notifier
+	// OnEnqueue is called after every commit that enqueued deliveries
+	// (auto-sends, corrections, reminders, summaries, manual sends and
+	// contact checks), so a dispatcher in the same process claims them at
+	// once instead of at its next poll: pass the dispatcher's Notify
+	// (dispatch.Dispatcher.Notify, which never blocks). It runs on the
+	// goroutine that committed, with the Service's lock held when a
+	// document or tick is being processed: it must return quickly and must
+	// not call the Service. Nil calls nothing; dispatchers of other
+	// processes find the deliveries by polling either way.
+	OnEnqueue func()
 }
 
 // Service is the engine of AnpiKit: it turns JMA documents into surveys and
@@ -105,6 +115,7 @@ type Service struct {
 	fu       followState   // what FollowUp did, so a tick does not redo it
 	cc       onboarding    // contact checks and invitations (contactcheck.go)
 	notifier Notifier      // Options.Notifier (messaging.go)
+	onEnq    func()        // Options.OnEnqueue
 
 	randMu sync.Mutex
 	rand   io.Reader
@@ -153,6 +164,7 @@ func New(st Store, opts *Options) (*Service, error) {
 		channels: o.Channels,
 		form:     o.Form,
 		tmplID:   o.TemplateID,
+		onEnq:    o.OnEnqueue,
 		window:   o.AnswerWindow,
 		tick:     o.TickInterval,
 		maxRetry: o.MaxRetries,
@@ -223,6 +235,13 @@ func New(st Store, opts *Options) (*Service, error) {
 func (s *Service) Store() Store { return s.st }
 
 // answerURL returns the link of an answer token.
+// enqueued tells Options.OnEnqueue that a commit enqueued n deliveries.
+func (s *Service) enqueued(n int) {
+	if n > 0 && s.onEnq != nil {
+		s.onEnq()
+	}
+}
+
 func (s *Service) answerURL(token string) string { return s.base + "/a/" + token }
 
 // randomHex returns n random bytes from the Service's randomness, in hex.

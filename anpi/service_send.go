@@ -163,6 +163,7 @@ func (s *Service) StartSurvey(ctx context.Context, actor UserID, req *SendReques
 	if err != nil {
 		return nil, fmt.Errorf("anpi: start survey %s: %w", id, err)
 	}
+	s.enqueued(out.Queued)
 	return out, nil
 }
 
