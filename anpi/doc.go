@@ -52,7 +52,12 @@
 // Render turns a delivery the dispatcher claimed into a channel.Message:
 // the recipient's address on the channel, the survey's template in his
 // locale and the channel's style, and a personal answer link whose token
-// the store keeps only as a hash. AnswerByToken records an answer given
+// the store keeps only as a hash. RenderBatch does the same for a batch of
+// claimed deliveries, reading each survey, the users and their contacts once
+// and storing all the batch's tokens in one write (one fsync per batch
+// instead of one per message). Options.OnEnqueue (a dispatcher's Notify) is
+// called after every commit that enqueued deliveries, so a dispatcher in the
+// same process starts on them at once. AnswerByToken records an answer given
 // through such a link, LookupToken serves the answer page's GET without
 // recording anything, and AnswerAs records answers the caller authenticated
 // otherwise (LINE, voice, an administrator).

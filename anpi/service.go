@@ -88,7 +88,13 @@ type Options struct {
 	// goroutine that committed, with the Service's lock held when a
 	// document or tick is being processed: it must return quickly and must
 	// not call the Service. Nil calls nothing; dispatchers of other
-	// processes find the deliveries by polling either way.
+	// processes find the deliveries by polling either way. The dispatcher
+	// takes the Service as its Renderer, so close over a variable set
+	// before the Service runs:
+	//
+	//	var disp *dispatch.Dispatcher
+	//	svc, _ := anpi.New(st, &anpi.Options{OnEnqueue: func() { disp.Notify() }})
+	//	disp, _ = dispatch.New(st, &dispatch.Options{Renderer: svc, ...})
 	OnEnqueue func()
 }
 
@@ -116,6 +122,7 @@ type Service struct {
 	cc       onboarding    // contact checks and invitations (contactcheck.go)
 	notifier Notifier      // Options.Notifier (messaging.go)
 	onEnq    func()        // Options.OnEnqueue
+	phones   phoneIndexes  // who an SMS reply or a call answers for (phone.go)
 
 	randMu sync.Mutex
 	rand   io.Reader
