@@ -125,7 +125,6 @@ func TestAutoSendAnswerTally(t *testing.T) {
 			require.NoError(t, err)
 			_, err = w.svc.AnswerAs(w.ctx, anpi.SurveyID(lineMsg.data["survey"]), "sato", self("safe"), anpi.ViaLINE)
 			require.NoError(t, err)
-			w.rcv.survey = sv
 			requireOK(t, w.smsReply("+819011110001", "1"))
 			requireOK(t, w.smsReply("+819011110001", "無事です")) // typed text is not an answer
 			_, err = w.svc.AnswerAs(w.ctx, sv, "kato", self("serious", "cannot"), anpi.ViaAdmin)
@@ -451,7 +450,6 @@ func TestVoiceKeyPress(t *testing.T) {
 				calls[user] = d.ProviderID
 			}
 
-			w.rcv.survey = sv
 			rec := w.keyPress(calls["suzuki"], "1")
 			requireOK(t, rec)
 			require.Contains(t, rec.Body.String(), "回答を受け付けました")

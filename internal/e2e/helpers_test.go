@@ -454,13 +454,10 @@ func self(choice string, work ...string) []anpi.Answer {
 }
 
 // receiver is the glue an application writes between Twilio's callbacks
-// and the Service, which has no entry point for them: it resolves the
-// number that replied (SMS) or the call that was answered (voice) to the
-// survey and the user, from the survey's deliveries, and records the
-// answer with AnswerAs.
+// and the Service: an SMS reply answers through Service.AnswerBySMS (the
+// number it came from), a key press through Service.AnswerByCall (the call).
 type receiver struct {
-	w      *world
-	survey anpi.SurveyID // the survey replies are for
+	w *world
 }
 
 // Receive implements twilio.Receiver.
@@ -468,34 +465,14 @@ func (r *receiver) Receive(ctx context.Context, ev twilio.Event) error {
 	if !ev.Answered {
 		return nil
 	}
-	ds, err := r.w.st.Deliveries(ctx, r.survey)
-	if err != nil {
-		return err
+	var err error
+	switch ev.Type {
+	case twilio.InboundSMS:
+		_, err = r.w.svc.AnswerBySMS(ctx, ev.From, ev.Choice)
+	case twilio.Gather:
+		_, err = r.w.svc.AnswerByCall(ctx, ev.CallSID, ev.Choice)
 	}
-	for _, d := range ds {
-		if d.State != anpi.Sent && d.State != anpi.Delivered {
-			continue
-		}
-		var via anpi.ResponseChannel
-		switch {
-		case ev.Type == twilio.Gather && d.Channel == anpi.VoiceChannel && d.ProviderID == ev.CallSID:
-			via = anpi.ViaVoice
-		case ev.Type == twilio.InboundSMS && d.Channel == anpi.SMSChannel && d.ContactID != "":
-			c, err := r.w.st.GetContact(ctx, d.ContactID)
-			if err != nil {
-				return err
-			}
-			if c.Address != ev.From {
-				continue
-			}
-			via = anpi.ViaSMS
-		default:
-			continue
-		}
-		_, err := r.w.svc.AnswerAs(ctx, d.SurveyID, d.UserID, self(ev.Choice), via)
-		return err
-	}
-	return anpi.Errorf(anpi.NotFound, "e2e: no delivery of survey %s matches the callback", r.survey)
+	return err
 }
 
 // callback posts a signed Twilio callback to the application's handler and
