@@ -360,13 +360,40 @@ func (s *Service) act(ctx context.Context, d rules.Decision, ri ruleInfo, now ti
 	return eff, nil
 }
 
-// notice records a notice meant for the rule's administrators only.
+// notice tells the rule's administrators, and only them, through
+// Options.Notifier (after the audit entry is written: at most once, like
+// message notifications), and audits it.
 func (s *Service) notice(ctx context.Context, d rules.Decision, eff Effect, now time.Time) (Effect, error) {
-	eff.Note = fmt.Sprintf("notice to the rule's administrators (%d in scope, not asked); logged and audited, not delivered", d.InScope)
+	to := s.activeUsers(ctx, d.Direct)
+	eff.Note = fmt.Sprintf("notice to the rule's %d administrators (%d in scope, not asked)", len(to), d.InScope)
 	s.log.WarnContext(ctx, "anpi: administrators' notice", "rule", d.Rule, "event", d.Event, "admins", d.Direct, "inScope", d.InScope, "reason", d.Reason)
 	_, err := s.st.AppendAudit(ctx, &AuditEntry{At: now, Action: "rule.notice", TargetKind: "rule", TargetID: d.Rule,
-		Detail: fmt.Sprintf("event %s: %d in scope, not asked: %s", d.Event, d.InScope, d.Reason)})
-	return eff, err
+		Detail: fmt.Sprintf("event %s: %d in scope, not asked; told %v: %s", d.Event, d.InScope, to, d.Reason)})
+	if err != nil {
+		return eff, err
+	}
+	s.notify(ctx, &Notification{Kind: RuleNoticeNotification, To: to,
+		Notice: &RuleNotice{Rule: d.Rule, Event: d.Event, Drill: d.Drill, InScope: d.InScope, Reason: d.Reason}})
+	return eff, nil
+}
+
+// activeUsers returns those of ids who are active users, in order; a
+// failing read is logged and leaves the user out.
+func (s *Service) activeUsers(ctx context.Context, ids []string) []UserID {
+	var out []UserID
+	for _, id := range ids {
+		u, err := s.st.GetUser(ctx, UserID(id))
+		if err != nil {
+			if Code(err) != NotFound {
+				s.log.ErrorContext(ctx, "anpi: read a rule administrator", "user", id, "err", err)
+			}
+			continue
+		}
+		if u.Status == Active {
+			out = append(out, u.ID)
+		}
+	}
+	return out
 }
 
 // recipientIDs returns the decision's recipients with its groups resolved,

@@ -42,11 +42,26 @@ const (
 	MessageNotification NotificationKind = "message"
 	// BoardPostNotification: a post on a board the user created.
 	BoardPostNotification NotificationKind = "board_post"
+	// RuleNoticeNotification: an auto-send rule's notice to its
+	// administrators only (an administrators-only rule, or an aftershock
+	// the rule's suppression window kept from everyone else).
+	RuleNoticeNotification NotificationKind = "rule_notice"
 )
 
+// RuleNotice is what an administrators-only decision of an auto-send rule
+// tells the rule's administrators: nobody else was asked.
+type RuleNotice struct {
+	Rule    string // the rule's ID
+	Event   string // the event key
+	Drill   bool   // a drill (訓練)
+	InScope int    // recipients in scope who were not asked
+	Reason  string // why, in words (areas, intensities, suppression)
+}
+
 // Notification tells users that something was written for them: a message
-// in their thread (Thread and Message set), or a post on the board they
-// created (Board and Post set).
+// in their thread (Thread and Message set), a post on the board they
+// created (Board and Post set), or a notice of an auto-send rule they
+// administer (Notice set).
 type Notification struct {
 	Kind NotificationKind
 	// To are the users to tell: active users, never the author.
@@ -55,9 +70,10 @@ type Notification struct {
 	Message *Message
 	Board   *Board
 	Post    *Post
+	Notice  *RuleNotice
 }
 
-// Notifier delivers notifications of messages and posts, on whatever
+// Notifier delivers notifications of messages, posts and rule notices, on whatever
 // channel suits the application (a push, a mail, a badge in the intranet).
 //
 // The Service calls Notify after the message or post is committed, in the
