@@ -9,8 +9,10 @@
 //     a batch at a time, just before sending them, so a crash re-sends at
 //     most what was in flight;
 //  2. renders each through the Renderer (the engine: contact, answer
-//     token, template) and puts the delivery's IdempotencyKey on the
-//     message when the renderer left it empty;
+//     token, template), the whole batch in one call when the Renderer is
+//     a BatchRenderer (one transaction for the batch's answer tokens),
+//     and puts the delivery's IdempotencyKey on the message when the
+//     renderer left it empty;
 //  3. sends them with channel.SendAll (one SendBatch when the sender is a
 //     channel.BatchSender);
 //  4. records every result, all in one transaction when it can.

@@ -29,6 +29,26 @@ type Renderer interface {
 	Render(ctx context.Context, d *anpi.Delivery) (*channel.Message, anpi.ContactID, error)
 }
 
+// BatchRenderer is an optional interface for Renderers that render many
+// deliveries in one call; the engine (anpi.Service) has it. When
+// Options.Renderer implements it, each round renders its claimed
+// deliveries with one RenderBatch call instead of one Render call each, so
+// the engine reads the survey and the recipients once and stores the
+// batch's answer tokens in one transaction.
+//
+// Result i is ds[i]'s, with the meaning a Render call's values would have:
+// Err classified as Render's errors are (NotFound falls back,
+// FailedPrecondition fails for good, anything else is retried), Contact
+// the contact the message goes to, and a Message whose IdempotencyKey is
+// empty gets ds[i].IdempotencyKey(). An error returned by the call itself
+// (or a result count other than len(ds)) retries every delivery of the
+// batch, like a temporary render error.
+// RenderBatch is called concurrently from several goroutines.
+type BatchRenderer interface {
+	// RenderBatch renders every delivery of ds at once.
+	RenderBatch(ctx context.Context, ds []*anpi.Delivery) ([]anpi.RenderResult, error)
+}
+
 // RendererFunc adapts a function to Renderer.
 type RendererFunc func(ctx context.Context, d *anpi.Delivery) (*channel.Message, anpi.ContactID, error)
 

@@ -112,12 +112,13 @@ func (d *Dispatcher) process(ctx context.Context, l *lane, ds []*anpi.Delivery, 
 	outs := make([]outcome, len(ds))
 	msgs := make([]*channel.Message, 0, len(ds))
 	idx := make([]int, 0, len(ds))
+	rs := d.render(sctx, ds)
 	now := d.clock.Now()
 	for i, dl := range ds {
 		o := &outs[i]
 		o.d = dl
-		m, contact, err := d.o.Renderer.Render(sctx, dl.Clone())
-		o.contact = contact
+		m, err := rs[i].Message, rs[i].Err
+		o.contact = rs[i].Contact
 		if err == nil && m == nil {
 			err = anpi.Errorf(anpi.Internal, "dispatch: render delivery %s: no message", dl.ID)
 		}
@@ -191,6 +192,43 @@ func (d *Dispatcher) process(ctx context.Context, l *lane, ds []*anpi.Delivery, 
 		d.count(l.ch, Stats{RateLimited: quota})
 	}
 	return st
+}
+
+// render renders the claimed deliveries ds: with one RenderBatch call
+// when the Renderer is a BatchRenderer, else one Render call each. Result
+// i is ds[i]'s. A batch call that fails as a whole, or returns a result
+// count other than len(ds), gives every delivery its error, which is
+// retried like any render error that is neither NotFound nor
+// FailedPrecondition.
+func (d *Dispatcher) render(ctx context.Context, ds []*anpi.Delivery) []anpi.RenderResult {
+	cs := make([]*anpi.Delivery, len(ds))
+	for i, dl := range ds {
+		cs[i] = dl.Clone()
+	}
+	br, ok := d.o.Renderer.(BatchRenderer)
+	if !ok {
+		rs := make([]anpi.RenderResult, len(ds))
+		for i, c := range cs {
+			r := &rs[i]
+			r.Message, r.Contact, r.Err = d.o.Renderer.Render(ctx, c)
+		}
+		return rs
+	}
+	rs, err := br.RenderBatch(ctx, cs)
+	if err == nil && len(rs) != len(ds) {
+		err = anpi.Errorf(anpi.Internal, "dispatch: render batch: %d results for %d deliveries", len(rs), len(ds))
+	}
+	if err != nil {
+		if anpi.Code(err) == anpi.NotFound || anpi.Code(err) == anpi.FailedPrecondition {
+			// A failure of the call, not a verdict on each delivery.
+			err = anpi.Errorf(anpi.Unavailable, "%v", err)
+		}
+		rs = make([]anpi.RenderResult, len(ds))
+		for i := range rs {
+			rs[i].Err = err
+		}
+	}
+	return rs
 }
 
 // retry makes o a temporary failure, tried again after the backoff (at
