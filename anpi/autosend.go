@@ -675,6 +675,7 @@ func (s *Service) newAutoSurvey(id SurveyID, kind SurveyKind, d *rules.Decision,
 	if s.window > 0 {
 		sv.Deadline = now.Add(s.window)
 	}
+	sv.Reminders = s.remind
 	return sv
 }
 

@@ -53,6 +53,10 @@ type Options struct {
 	// their start; answer tokens expire with it. Zero means no deadline:
 	// tokens then work until the survey is closed.
 	AnswerWindow time.Duration
+	// AutoReminders is the reminder policy (再通知) of automatic surveys:
+	// Count reminders, Interval apart, to those who have not answered
+	// (before the deadline, if any). Zero means none.
+	AutoReminders ReminderPolicy
 	// Tracker configures the jma.Tracker; its Now is replaced by Clock.
 	Tracker *jma.TrackerOptions
 	// State bounds the memory of rule evaluation (rules.StateOptions).
@@ -115,6 +119,7 @@ type Service struct {
 	form     *Form
 	tmplID   TemplateID
 	window   time.Duration
+	remind   ReminderPolicy // Options.AutoReminders
 	tick     time.Duration
 	maxRetry int
 	summary  time.Duration // Options.SummaryAfter; negative: none
@@ -173,6 +178,7 @@ func New(st Store, opts *Options) (*Service, error) {
 		tmplID:   o.TemplateID,
 		onEnq:    o.OnEnqueue,
 		window:   o.AnswerWindow,
+		remind:   o.AutoReminders,
 		tick:     o.TickInterval,
 		maxRetry: o.MaxRetries,
 		summary:  o.SummaryAfter,
@@ -215,6 +221,9 @@ func New(st Store, opts *Options) (*Service, error) {
 	}
 	if s.window < 0 {
 		return nil, Errorf(InvalidArgument, "anpi: new service: options: negative answer window %s", s.window)
+	}
+	if r := s.remind; r.Count < 0 || r.Count > MaxReminders || (r.Count > 0 && r.Interval < MinReminderEvery) {
+		return nil, Errorf(InvalidArgument, "anpi: new service: options: auto reminders: count 0 to %d, interval at least %s", MaxReminders, MinReminderEvery)
 	}
 	if s.tick <= 0 {
 		s.tick = time.Second
