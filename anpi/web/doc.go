@@ -19,7 +19,8 @@
 // # Answers to errors
 //
 // A malformed, unknown, revoked or expired token gets the same plain 404 page,
-// so a page never tells which. Answers that do not fit the form re-render the
+// so a page never tells which; other
+// paths and methods get the same page. Answers that do not fit the form re-render the
 // form with the error and the choices made (400). A survey that no longer
 // takes answers gets 410 Gone with a page saying so (and the answer given
 // before, if any): the link will not work again, which 409 would not say.

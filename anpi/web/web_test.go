@@ -1,0 +1,405 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/anpikit/anpi/anpi"
+	"github.com/anpikit/anpi/anpi/web"
+)
+
+// fakeService is a Service double over a map of tokens. With noAnswers set,
+// any call that records fails the test.
+type fakeService struct {
+	t         *testing.T
+	mu        sync.Mutex
+	tokens    map[string]*anpi.TokenInfo
+	noAnswers bool
+	answers   int
+	confirms  int
+}
+
+const (
+	tokNoto    = "tokNOTO0123456789abcdefghijklmnopqrstuvwxyzA"
+	tokKaga    = "tokKAGA0123456789abcdefghijklmnopqrstuvwxyzA"
+	tokClosed  = "tokCLOSED23456789abcdefghijklmnopqrstuvwxyzA"
+	tokContact = "tokCONTACT3456789abcdefghijklmnopqrstuvwxyzA"
+	tokExpired = "tokEXPIRED3456789abcdefghijklmnopqrstuvwxyzA"
+)
+
+func newFake(t *testing.T) *fakeService {
+	sv := &anpi.Survey{ID: "s1", Kind: anpi.AutoSurvey, Title: `震度6弱 <script>alert(1)</script>`, Form: anpi.DefaultForm(),
+		Trigger: &anpi.Trigger{Summary: `石川県能登 "&" <b>`}}
+	closed := sv.Clone()
+	closed.ID = "s0"
+	check := &anpi.Survey{ID: "cc", Kind: anpi.ContactCheckSurvey, Title: "連絡先の確認", Form: &anpi.Form{ID: anpi.ContactCheckFormID,
+		Name: anpi.Text{Ja: "確認"}, Questions: []anpi.Question{{ID: anpi.ContactCheckQuestion, Type: anpi.SingleChoice, Label: anpi.Text{Ja: "確認"},
+			Choices: []anpi.Choice{{Code: anpi.ContactCheckReceived, Label: anpi.Text{Ja: "受信"}}, {Code: anpi.ContactCheckWrong, Label: anpi.Text{Ja: "違う"}}}}}}}
+	return &fakeService{t: t, tokens: map[string]*anpi.TokenInfo{
+		tokNoto:    {Survey: sv, UserID: "noto", User: &anpi.User{ID: "noto", Name: "能登 <i>太郎</i>", Locale: anpi.Japanese}, Open: true},
+		tokKaga:    {Survey: sv, UserID: "kaga", User: &anpi.User{ID: "kaga", Name: "Kaga", Locale: anpi.English}, Open: true},
+		tokClosed:  {Survey: closed, UserID: "noto", User: &anpi.User{ID: "noto", Name: "能登", Locale: anpi.Japanese}},
+		tokContact: {Survey: check, UserID: "noto", User: &anpi.User{ID: "noto", Name: "能登", Locale: anpi.Japanese}, Open: true},
+	}}
+}
+
+func (f *fakeService) LookupToken(_ context.Context, token string) (*anpi.TokenInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	info, ok := f.tokens[token]
+	if !ok {
+		return nil, anpi.Errorf(anpi.NotFound, "anpi: answer token not found")
+	}
+	c := *info
+	return &c, nil
+}
+
+func (f *fakeService) AnswerByToken(_ context.Context, token string, answers []anpi.Answer, via anpi.ResponseChannel) (*anpi.Response, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.noAnswers {
+		f.t.Errorf("AnswerByToken called")
+	}
+	info, ok := f.tokens[token]
+	if !ok {
+		return nil, anpi.Errorf(anpi.NotFound, "anpi: answer token not found")
+	}
+	if !info.Open {
+		return nil, anpi.Errorf(anpi.FailedPrecondition, "anpi: survey closed")
+	}
+	if err := info.Survey.Form.ValidateAnswers(answers); err != nil {
+		return nil, err
+	}
+	require.Equal(f.t, anpi.ViaWeb, via)
+	f.answers++
+	info.Response = &anpi.Response{SurveyID: info.Survey.ID, UserID: info.UserID, Answers: answers, Channel: via}
+	return info.Response, nil
+}
+
+func (f *fakeService) ConfirmContact(_ context.Context, token string) (*anpi.ContactConfirmation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.noAnswers {
+		f.t.Errorf("ConfirmContact called")
+	}
+	info, ok := f.tokens[token]
+	if !ok || info.Survey.Kind != anpi.ContactCheckSurvey {
+		return nil, anpi.Errorf(anpi.NotFound, "anpi: answer token not found")
+	}
+	f.confirms++
+	info.Response = &anpi.Response{Answers: []anpi.Answer{{QuestionID: anpi.ContactCheckQuestion, Choices: []string{anpi.ContactCheckReceived}}}}
+	return &anpi.ContactConfirmation{Response: info.Response}, nil
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type env struct {
+	t     *testing.T
+	svc   *fakeService
+	clock *clock
+	h     http.Handler
+}
+
+func newEnv(t *testing.T) *env {
+	e := &env{t: t, svc: newFake(t), clock: &clock{t: time.Date(2026, 1, 1, 7, 10, 0, 0, time.UTC)}}
+	e.h = web.NewAnswerHandler(e.svc, &web.Options{Clock: e.clock.Now, CSRFKey: []byte("test key")})
+	return e
+}
+
+type resp struct {
+	code int
+	hdr  http.Header
+	body string
+}
+
+func (e *env) do(req *http.Request) resp {
+	e.t.Helper()
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	b, err := io.ReadAll(w.Result().Body)
+	require.NoError(e.t, err)
+	r := resp{code: w.Code, hdr: w.Result().Header, body: string(b)}
+	requireSecurityHeaders(e.t, r.hdr)
+	return r
+}
+
+func (e *env) get(path string) resp {
+	return e.do(httptest.NewRequest(http.MethodGet, "http://anpi.example"+path, nil))
+}
+
+func (e *env) post(path string, form url.Values, hdr ...string) resp {
+	req := httptest.NewRequest(http.MethodPost, "http://anpi.example"+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	return e.do(req)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf reads the CSRF field of the page at path.
+func (e *env) csrf(path string) string {
+	e.t.Helper()
+	r := e.get(path)
+	require.Equal(e.t, http.StatusOK, r.code, r.body)
+	m := csrfRE.FindStringSubmatch(r.body)
+	require.NotNil(e.t, m, r.body)
+	return m[1]
+}
+
+func requireSecurityHeaders(t *testing.T, h http.Header) {
+	t.Helper()
+	require.Equal(t, "no-referrer", h.Get("Referrer-Policy"))
+	csp := h.Get("Content-Security-Policy")
+	for _, d := range []string{"default-src 'none'", "style-src 'sha256-", "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'"} {
+		require.Contains(t, csp, d)
+	}
+	require.NotContains(t, csp, "unsafe")
+	require.Equal(t, "nosniff", h.Get("X-Content-Type-Options"))
+	require.Equal(t, "no-store", h.Get("Cache-Control"))
+}
+
+func TestGetRecordsNothing(t *testing.T) {
+	e := newEnv(t)
+	e.svc.noAnswers = true
+	for _, p := range []string{"/a/" + tokNoto, "/a/" + tokNoto + "?lang=en", "/a/" + tokNoto + "/thanks", "/a/" + tokClosed,
+		"/a/" + tokExpired, "/a/bad%20token", "/c/" + tokContact, "/c/" + tokContact + "/thanks", "/"} {
+		e.get(p)
+		e.do(httptest.NewRequest(http.MethodHead, "http://anpi.example"+p, nil))
+	}
+	require.Zero(t, e.svc.answers)
+	require.Zero(t, e.svc.confirms)
+}
+
+func TestAnswerPage(t *testing.T) {
+	e := newEnv(t)
+	r := e.get("/a/" + tokNoto)
+	require.Equal(t, http.StatusOK, r.code)
+	require.Equal(t, "text/html; charset=utf-8", r.hdr.Get("Content-Type"))
+	require.Contains(t, r.body, `<html lang="ja">`)
+	require.Contains(t, r.body, "あなたの状況")
+	require.Contains(t, r.body, `<input type="radio" name="q.self" value="safe">`)
+	require.Contains(t, r.body, `<textarea name="q.message"`)
+	require.Contains(t, r.body, `href="?lang=en"`)
+	// User-controlled text is escaped.
+	require.NotContains(t, r.body, "<script>")
+	require.Contains(t, r.body, "&lt;script&gt;alert(1)&lt;/script&gt;")
+	require.NotContains(t, r.body, "<i>太郎")
+	require.NotContains(t, r.body, "<b>")
+
+	// ?lang switches; the user's locale is the default.
+	r = e.get("/a/" + tokNoto + "?lang=en")
+	require.Contains(t, r.body, `<html lang="en">`)
+	require.Contains(t, r.body, "Your condition")
+	require.Contains(t, r.body, `href="?lang=ja"`)
+	r = e.get("/a/" + tokKaga)
+	require.Contains(t, r.body, "Your condition")
+	r = e.get("/a/" + tokKaga + "?lang=ja")
+	require.Contains(t, r.body, "あなたの状況")
+	r = e.get("/a/" + tokKaga + "?lang=xx")
+	require.Contains(t, r.body, "Your condition")
+}
+
+func TestPostRecordsAndRedirects(t *testing.T) {
+	e := newEnv(t)
+	csrf := e.csrf("/a/" + tokNoto)
+	r := e.post("/a/"+tokNoto+"?lang=ja", url.Values{"csrf": {csrf}, "q.self": {"minor"}, "q.message": {"足を<b>けが</b>"}},
+		"Origin", "http://anpi.example", "Sec-Fetch-Site", "same-origin")
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	require.Equal(t, tokNoto+"/thanks?lang=ja", r.hdr.Get("Location"))
+	require.Equal(t, 1, e.svc.answers)
+	require.Equal(t, []anpi.Answer{{QuestionID: "self", Choices: []string{"minor"}}, {QuestionID: "message", Text: "足を<b>けが</b>"}},
+		e.svc.tokens[tokNoto].Response.Answers)
+
+	// The thank-you page shows the answer and links back.
+	r = e.get("/a/" + tokNoto + "/thanks?lang=ja")
+	require.Equal(t, http.StatusOK, r.code)
+	require.Contains(t, r.body, "軽傷")
+	require.Contains(t, r.body, "足を&lt;b&gt;けが&lt;/b&gt;")
+	require.Contains(t, r.body, `href="../`+tokNoto+`?lang=ja"`)
+	r = e.get("/a/" + tokNoto + "/thanks?lang=en")
+	require.Contains(t, r.body, "Minor injury")
+
+	// The form shows the current answer; changing it replaces it.
+	r = e.get("/a/" + tokNoto)
+	require.Contains(t, r.body, `value="minor" checked>`)
+	r = e.post("/a/"+tokNoto, url.Values{"csrf": {csrf}, "q.self": {"safe"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	require.Equal(t, 2, e.svc.answers)
+	require.True(t, e.svc.tokens[tokNoto].Response.Chose("self", "safe"))
+	r = e.get("/a/" + tokNoto + "/thanks")
+	require.Contains(t, r.body, "無事")
+
+	// A thank-you page before any answer sends back to the form.
+	r = e.get("/a/" + tokKaga + "/thanks")
+	require.Equal(t, http.StatusSeeOther, r.code)
+	require.Equal(t, "../"+tokKaga+"?lang=en", r.hdr.Get("Location"))
+}
+
+func TestBadFormRerenders(t *testing.T) {
+	e := newEnv(t)
+	csrf := e.csrf("/a/" + tokNoto)
+	// Required question missing: 400 with the error, the other choices kept.
+	r := e.post("/a/"+tokNoto, url.Values{"csrf": {csrf}, "q.family": {"harmed"}, "q.message": {"help"}})
+	require.Equal(t, http.StatusBadRequest, r.code)
+	require.Contains(t, r.body, "回答を確認してください")
+	require.Contains(t, r.body, `answer &#34;self&#34;: required`)
+	require.Contains(t, r.body, `value="harmed" checked>`)
+	require.Contains(t, r.body, `>help</textarea>`)
+	// Two choices for a single-choice question, an unknown code.
+	r = e.post("/a/"+tokNoto, url.Values{"csrf": {csrf}, "q.self": {"safe", "minor"}})
+	require.Equal(t, http.StatusBadRequest, r.code)
+	r = e.post("/a/"+tokNoto+"?lang=en", url.Values{"csrf": {csrf}, "q.self": {"<x>"}})
+	require.Equal(t, http.StatusBadRequest, r.code)
+	require.Contains(t, r.body, "Please check your answers")
+	require.NotContains(t, r.body, "<x>")
+	require.Zero(t, e.svc.answers)
+}
+
+func TestSame404ForEveryBadToken(t *testing.T) {
+	e := newEnv(t)
+	want := e.get("/a/" + tokExpired)
+	require.Equal(t, http.StatusNotFound, want.code)
+	for _, p := range []string{"/a/unknown", "/a/bad!token", "/a/" + strings.Repeat("a", 500), "/a/" + tokExpired + "/thanks",
+		"/c/" + tokExpired, "/c/" + tokNoto, "/x", "/a/"} {
+		r := e.get(p)
+		require.Equal(t, http.StatusNotFound, r.code, p)
+		require.Equal(t, want.body, r.body, p)
+	}
+	csrf := e.csrf("/a/" + tokNoto)
+	r := e.post("/a/bad!token", url.Values{"csrf": {csrf}})
+	require.Equal(t, want.body, r.body)
+	require.Equal(t, http.StatusNotFound, r.code)
+	require.Zero(t, e.svc.answers)
+}
+
+func TestClosedSurvey(t *testing.T) {
+	e := newEnv(t)
+	e.svc.tokens[tokClosed].Response = &anpi.Response{Answers: []anpi.Answer{{QuestionID: "self", Choices: []string{"safe"}}}}
+	r := e.get("/a/" + tokClosed)
+	require.Equal(t, http.StatusGone, r.code)
+	require.Contains(t, r.body, "受付を終了")
+	require.Contains(t, r.body, "無事")
+	require.NotContains(t, r.body, "<form")
+	r = e.post("/a/"+tokClosed, url.Values{"csrf": {e.csrf("/a/" + tokNoto)}, "q.self": {"safe"}})
+	require.Equal(t, http.StatusForbidden, r.code) // another token's CSRF field
+	// The survey closing between GET and POST.
+	csrf := e.csrf("/a/" + tokNoto)
+	e.svc.tokens[tokNoto].Open = false
+	r = e.post("/a/"+tokNoto, url.Values{"csrf": {csrf}, "q.self": {"safe"}})
+	require.Equal(t, http.StatusGone, r.code)
+	require.Zero(t, e.svc.answers)
+}
+
+func TestCSRF(t *testing.T) {
+	e := newEnv(t)
+	csrf := e.csrf("/a/" + tokNoto)
+	for name, c := range map[string]struct {
+		form url.Values
+		hdr  []string
+	}{
+		"missing":           {url.Values{"q.self": {"safe"}}, nil},
+		"wrong":             {url.Values{"csrf": {"x" + csrf}, "q.self": {"safe"}}, nil},
+		"other token's":     {url.Values{"csrf": {e.csrf("/a/" + tokKaga)}, "q.self": {"safe"}}, nil},
+		"cross-site":        {url.Values{"csrf": {csrf}, "q.self": {"safe"}}, []string{"Sec-Fetch-Site", "cross-site"}},
+		"same-site":         {url.Values{"csrf": {csrf}, "q.self": {"safe"}}, []string{"Sec-Fetch-Site", "same-site"}},
+		"other origin":      {url.Values{"csrf": {csrf}, "q.self": {"safe"}}, []string{"Origin", "https://evil.example"}},
+		"null origin":       {url.Values{"csrf": {csrf}, "q.self": {"safe"}}, []string{"Origin", "null"}},
+		"contact check key": {url.Values{"csrf": {e.csrf("/c/" + tokContact)}, "q.self": {"safe"}}, nil},
+	} {
+		r := e.post("/a/"+tokNoto, c.form, c.hdr...)
+		require.Equal(t, http.StatusForbidden, r.code, name)
+	}
+	require.Zero(t, e.svc.answers)
+	require.Nil(t, e.svc.tokens[tokNoto].Response)
+
+	// A handler with another key refuses this one's fields.
+	other := web.NewAnswerHandler(e.svc, nil)
+	req := httptest.NewRequest(http.MethodPost, "/a/"+tokNoto, strings.NewReader(url.Values{"csrf": {csrf}, "q.self": {"safe"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	other.ServeHTTP(w, req)
+	require.Equal(t, http.StatusForbidden, w.Code)
+	require.Zero(t, e.svc.answers)
+}
+
+func TestRateLimit(t *testing.T) {
+	e := newEnv(t)
+	csrf := e.csrf("/a/" + tokNoto)
+	form := url.Values{"csrf": {csrf}, "q.self": {"safe"}}
+	for i := range 10 {
+		r := e.post("/a/"+tokNoto, form)
+		require.Equal(t, http.StatusSeeOther, r.code, i)
+	}
+	r := e.post("/a/"+tokNoto, form)
+	require.Equal(t, http.StatusTooManyRequests, r.code)
+	require.Equal(t, 10, e.svc.answers)
+	// Refused posts count too: a guesser cannot go on with bad fields.
+	r = e.post("/a/"+tokNoto, url.Values{})
+	require.Equal(t, http.StatusTooManyRequests, r.code)
+	// Another token is not limited.
+	r = e.post("/a/"+tokKaga, url.Values{"csrf": {e.csrf("/a/" + tokKaga)}, "q.self": {"safe"}})
+	require.Equal(t, http.StatusSeeOther, r.code)
+	// GETs are not limited.
+	require.Equal(t, http.StatusOK, e.get("/a/"+tokNoto).code)
+	// The next window.
+	e.clock.Advance(time.Minute)
+	r = e.post("/a/"+tokNoto, form)
+	require.Equal(t, http.StatusSeeOther, r.code)
+	require.Equal(t, 12, e.svc.answers)
+}
+
+func TestContactCheck(t *testing.T) {
+	e := newEnv(t)
+	r := e.get("/c/" + tokContact)
+	require.Equal(t, http.StatusOK, r.code)
+	require.Contains(t, r.body, "確認しました</button>")
+	require.NotContains(t, r.body, "radio")
+	csrf := csrfRE.FindStringSubmatch(r.body)[1]
+	// The answer page's field does not confirm a contact.
+	r = e.post("/c/"+tokContact, url.Values{"csrf": {e.csrf("/a/" + tokNoto)}})
+	require.Equal(t, http.StatusForbidden, r.code)
+	require.Zero(t, e.svc.confirms)
+	r = e.post("/c/"+tokContact, url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, r.code)
+	require.Equal(t, tokContact+"/thanks?lang=ja", r.hdr.Get("Location"))
+	require.Equal(t, 1, e.svc.confirms)
+	r = e.get("/c/" + tokContact + "/thanks")
+	require.Equal(t, http.StatusOK, r.code)
+	require.Contains(t, r.body, "連絡先を確認しました")
+	r = e.get("/c/" + tokContact + "/thanks?lang=en")
+	require.Contains(t, r.body, "Your contact is confirmed")
+}
+
+func TestMethodsAndPaths(t *testing.T) {
+	e := newEnv(t)
+	// Other methods and paths get the one 404 page.
+	want := e.get("/a/unknown")
+	r := e.do(httptest.NewRequest(http.MethodDelete, "/a/"+tokNoto, nil))
+	require.Equal(t, http.StatusNotFound, r.code)
+	require.Equal(t, want.body, r.body)
+	r = e.post("/a/"+tokNoto+"/thanks", url.Values{})
+	require.Equal(t, http.StatusNotFound, r.code)
+	require.Zero(t, e.svc.answers)
+}
