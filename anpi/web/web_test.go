@@ -403,3 +403,53 @@ func TestMethodsAndPaths(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, r.code)
 	require.Zero(t, e.svc.answers)
 }
+
+// TestWithService runs the pages over a real Service on memstore: the GET
+// records nothing in the store, the POST answers through the tally, and
+// unknown, malformed and expired tokens get the same 404.
+func TestWithService(t *testing.T) {
+	c := &clock{t: time.Date(2030, 4, 1, 1, 6, 0, 0, time.UTC)}
+	svc, st, survey, token, err := newService(c.Now)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	e := &env{t: t, clock: c, h: web.NewAnswerHandler(svc, &web.Options{Clock: c.Now})}
+	ctx := context.Background()
+
+	csrf := e.csrf("/a/" + token)
+	e.get("/a/" + token + "?lang=en")
+	e.get("/a/" + token + "/thanks")
+	tally, err := st.Tally(ctx, survey)
+	require.NoError(t, err)
+	require.Zero(t, tally.Answered)
+
+	r := e.post("/a/"+token, url.Values{"csrf": {csrf}, "q.self": {"minor"}}, "Sec-Fetch-Site", "same-origin")
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	r = e.post("/a/"+token, url.Values{"csrf": {csrf}, "q.self": {"safe"}, "q.message": {"無事です"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	r = e.post("/a/"+token, url.Values{"csrf": {csrf}, "q.message": {"no self"}})
+	require.Equal(t, http.StatusBadRequest, r.code, r.body)
+	tally, err = st.Tally(ctx, survey)
+	require.NoError(t, err)
+	require.Equal(t, 1, tally.Answered)
+	require.Equal(t, 1, tally.Choices[anpi.QuestionSelf]["safe"])
+	hist, err := st.ResponseHistory(ctx, survey, "yamada")
+	require.NoError(t, err)
+	require.Len(t, hist, 2)
+	require.Equal(t, anpi.ViaWeb, hist[1].Channel)
+	r = e.get("/a/" + token + "/thanks")
+	require.Contains(t, r.body, "無事です")
+
+	unknown := e.get("/a/" + strings.Repeat("A", len(token)))
+	require.Equal(t, http.StatusNotFound, unknown.code)
+	require.Equal(t, unknown.body, e.get("/a/"+token[:10]).body)
+	c.Advance(2 * time.Hour) // past the answer window: the token expired
+	expired := e.get("/a/" + token)
+	require.Equal(t, http.StatusNotFound, expired.code)
+	require.Equal(t, unknown.body, expired.body)
+	r = e.post("/a/"+token, url.Values{"csrf": {csrf}, "q.self": {"serious"}})
+	require.Equal(t, http.StatusNotFound, r.code)
+	require.Equal(t, unknown.body, r.body)
+	tally, err = st.Tally(ctx, survey)
+	require.NoError(t, err)
+	require.Equal(t, 1, tally.Choices[anpi.QuestionSelf]["safe"])
+}
