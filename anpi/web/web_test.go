@@ -16,6 +16,7 @@ import (
 
 	"github.com/anpikit/anpi/anpi"
 	"github.com/anpikit/anpi/anpi/web"
+	"github.com/anpikit/anpi/store/memstore"
 )
 
 // fakeService is a Service double over a map of tokens. With noAnswers set,
@@ -452,4 +453,50 @@ func TestWithService(t *testing.T) {
 	tally, err = st.Tally(ctx, survey)
 	require.NoError(t, err)
 	require.Equal(t, 1, tally.Choices[anpi.QuestionSelf]["safe"])
+}
+
+// TestContactCheckWithService confirms a contact through /c/{token} over a
+// real Service: the GET changes nothing, the POST verifies the contact.
+func TestContactCheckWithService(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2030, 5, 1, 1, 0, 0, 0, time.UTC)}
+	st := memstore.New(&memstore.Options{Now: c.Now})
+	t.Cleanup(func() { st.Close() })
+	require.NoError(t, st.CreateUser(ctx, &anpi.User{ID: "yamada", EmployeeCode: "E1", Name: "山田 太郎", Status: anpi.Active, Locale: anpi.English}))
+	require.NoError(t, st.CreateUser(ctx, &anpi.User{ID: "sato", EmployeeCode: "E2", Name: "佐藤 花子", Status: anpi.Active, Locale: anpi.Japanese}))
+	require.NoError(t, st.PutContact(ctx, &anpi.Contact{ID: "yamada-home", UserID: "yamada", Kind: anpi.EmailContact, Scope: anpi.PrivateScope, Address: "taro@home.example"}))
+	require.NoError(t, st.GrantRole(ctx, anpi.RoleGrant{UserID: "sato", Role: anpi.CrisisManager}))
+	svc, err := anpi.New(st, &anpi.Options{Clock: c.Now, BaseURL: "https://anpi.corp.example"})
+	require.NoError(t, err)
+	started, err := svc.StartContactCheck(ctx, "sato")
+	require.NoError(t, err)
+	ds, err := st.Deliveries(ctx, started.Survey.ID)
+	require.NoError(t, err)
+	var token string
+	for _, d := range ds {
+		if d.ContactID == "yamada-home" {
+			m, _, err := svc.Render(ctx, d)
+			require.NoError(t, err)
+			token = strings.TrimPrefix(m.URL, "https://anpi.corp.example"+anpi.ContactCheckPath)
+		}
+	}
+	require.NotEmpty(t, token)
+	e := &env{t: t, clock: c, h: web.NewAnswerHandler(svc, &web.Options{Clock: c.Now})}
+
+	r := e.get("/c/" + token)
+	require.Equal(t, http.StatusOK, r.code, r.body)
+	require.Contains(t, r.body, "Confirm</button>")
+	csrf := csrfRE.FindStringSubmatch(r.body)[1]
+	ct, err := st.GetContact(ctx, "yamada-home")
+	require.NoError(t, err)
+	require.False(t, ct.Check.Verified)
+
+	r = e.post("/c/"+token+"?lang=en", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	ct, err = st.GetContact(ctx, "yamada-home")
+	require.NoError(t, err)
+	require.True(t, ct.Check.Verified)
+	r = e.get("/c/" + token + "/thanks")
+	require.Equal(t, http.StatusOK, r.code)
+	require.Contains(t, r.body, "Your contact is confirmed")
 }
