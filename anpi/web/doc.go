@@ -36,7 +36,11 @@
 // (Options.CSRFKey, random per handler by default; replicas behind a load
 // balancer share one), and must come from the same origin when the browser
 // says (Sec-Fetch-Site, else Origin); otherwise it gets 403 and nothing is
-// recorded. POSTs are rate limited per token (Options.RateLimit per
-// Options.RateWindow, default 10 per minute; 429 beyond, nothing recorded).
-// The limit is kept in memory, per handler.
+// recorded. POSTs that pass are rate limited per token (Options.RateLimit
+// per Options.RateWindow, default 10 per minute; 429 beyond, nothing
+// recorded). The limit is kept in memory, per handler (per replica), and
+// counts only tokens whose CSRF field was valid, so made-up tokens take no
+// room in it. The origin check compares Origin with the request's Host:
+// a reverse proxy in front must pass the Host on (modern browsers send
+// Sec-Fetch-Site, which is checked instead when present).
 package web

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +37,7 @@ type Options struct {
 	// Clock is the time source of the rate limit; default time.Now.
 	Clock func() time.Time
 	// Rand is the source of a random CSRFKey; default crypto/rand.
+	// NewAnswerHandler panics if it cannot read 32 bytes from it.
 	Rand io.Reader
 	// RateLimit is how many POSTs one token may make per RateWindow;
 	// default 10.
@@ -165,15 +167,10 @@ func sameOrigin(r *http.Request) bool {
 }
 
 // checkPost runs the checks every POST passes before the Service is asked:
-// body size, rate limit, same origin, CSRF field. It writes the refusal and
+// body size, same origin, CSRF field, rate limit. It writes the refusal and
 // returns false when one fails.
 func (h *handler) checkPost(w http.ResponseWriter, r *http.Request, purpose, tok string, l anpi.Locale) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if !h.limiter.allow(purpose+":"+tok, h.clock(), h.limit, h.window) {
-		w.Header().Set("Retry-After", "60")
-		h.message(w, http.StatusTooManyRequests, l, msgs(l).TooMany)
-		return false
-	}
 	if err := r.ParseForm(); err != nil {
 		h.message(w, http.StatusBadRequest, l, msgs(l).BadRequest)
 		return false
@@ -181,6 +178,14 @@ func (h *handler) checkPost(w http.ResponseWriter, r *http.Request, purpose, tok
 	got := r.PostFormValue("csrf")
 	if !sameOrigin(r) || !hmac.Equal([]byte(got), []byte(h.csrf(purpose, tok))) {
 		h.message(w, http.StatusForbidden, l, msgs(l).Forbidden)
+		return false
+	}
+	// The limit is counted after the CSRF check, so only tokens whose page
+	// was served take room in the limiter: posts for made-up tokens cannot
+	// fill it. Refused posts ask the Service nothing.
+	if !h.limiter.allow(purpose+":"+tok, h.clock(), h.limit, h.window) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(h.window.Round(time.Second)/time.Second)))
+		h.message(w, http.StatusTooManyRequests, l, msgs(l).TooMany)
 		return false
 	}
 	return true

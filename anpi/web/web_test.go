@@ -356,9 +356,10 @@ func TestRateLimit(t *testing.T) {
 	r := e.post("/a/"+tokNoto, form)
 	require.Equal(t, http.StatusTooManyRequests, r.code)
 	require.Equal(t, 10, e.svc.answers)
-	// Refused posts count too: a guesser cannot go on with bad fields.
+	require.Equal(t, "60", r.hdr.Get("Retry-After"))
+	// Posts without a valid CSRF field are refused before the limit.
 	r = e.post("/a/"+tokNoto, url.Values{})
-	require.Equal(t, http.StatusTooManyRequests, r.code)
+	require.Equal(t, http.StatusForbidden, r.code)
 	// Another token is not limited.
 	r = e.post("/a/"+tokKaga, url.Values{"csrf": {e.csrf("/a/" + tokKaga)}, "q.self": {"safe"}})
 	require.Equal(t, http.StatusSeeOther, r.code)
