@@ -501,3 +501,36 @@ func TestContactCheckWithService(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.code)
 	require.Contains(t, r.body, "Your contact is confirmed")
 }
+
+func TestMultipleChoiceAndDrill(t *testing.T) {
+	e := newEnv(t)
+	sv := &anpi.Survey{ID: "d1", Kind: anpi.DrillSurvey, Title: "避難訓練", Form: &anpi.Form{ID: "f", Name: anpi.Text{Ja: "f"}, Questions: []anpi.Question{
+		{ID: "need", Type: anpi.MultipleChoice, Required: true, Label: anpi.Text{Ja: "必要なもの", En: "What you need"}, Choices: []anpi.Choice{
+			{Code: "water", Label: anpi.Text{Ja: "水", En: "Water"}}, {Code: "food", Label: anpi.Text{Ja: "食料", En: "Food"}}, {Code: "med", Label: anpi.Text{Ja: "薬", En: "Medicine"}}}},
+		{ID: "note", Type: anpi.FreeText, MaxLength: 5, Label: anpi.Text{Ja: "備考"}},
+	}}}
+	const tok = "tokDRILL0123456789abcdefghijklmnopqrstuvwxyz"
+	e.svc.tokens[tok] = &anpi.TokenInfo{Survey: sv, UserID: "noto", Open: true} // the user was deleted: Japanese
+	r := e.get("/a/" + tok)
+	require.Equal(t, http.StatusOK, r.code)
+	require.Contains(t, r.body, `<span class="drill">[訓練]</span>`)
+	require.Contains(t, r.body, `<input type="checkbox" name="q.need" value="water">`)
+	require.Contains(t, r.body, `maxlength="5"`)
+	csrf := csrfRE.FindStringSubmatch(r.body)[1]
+
+	r = e.post("/a/"+tok, url.Values{"csrf": {csrf}, "q.need": {"water", "med"}, "q.note": {"too long"}})
+	require.Equal(t, http.StatusBadRequest, r.code)
+	require.Contains(t, r.body, `value="water" checked>`)
+	require.Contains(t, r.body, `value="food">`)
+	require.Contains(t, r.body, `value="med" checked>`)
+	r = e.post("/a/"+tok, url.Values{"csrf": {csrf}, "q.need": {"water", "med"}, "q.note": {"ok"}})
+	require.Equal(t, http.StatusSeeOther, r.code)
+	require.Equal(t, []anpi.Answer{{QuestionID: "need", Choices: []string{"water", "med"}}, {QuestionID: "note", Text: "ok"}}, e.svc.tokens[tok].Response.Answers)
+	r = e.get("/a/" + tok + "/thanks?lang=en")
+	require.Contains(t, r.body, "<dd>Water, Medicine</dd>")
+
+	// A body beyond the limit is refused unread.
+	r = e.post("/a/"+tok, url.Values{"csrf": {csrf}, "q.note": {strings.Repeat("x", 300<<10)}})
+	require.Equal(t, http.StatusBadRequest, r.code)
+	require.Equal(t, 1, e.svc.answers)
+}
