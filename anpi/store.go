@@ -214,6 +214,13 @@ type OutboxTx interface {
 	// a survey and returns how many. Deliveries being sent are left to
 	// finish.
 	CancelDeliveries(ctx context.Context, s SurveyID, at time.Time) (int, error)
+	// CancelUserDeliveries is CancelDeliveries restricted to some users of
+	// the survey: it cancels their Queued and FailedTemporary deliveries,
+	// leaves those being sent to finish and everyone else's untouched, and
+	// returns how many it cancelled (0 for no users). A partial 取消 uses
+	// it to stop the withdrawn recipients' unsent deliveries. An unknown
+	// survey is NotFound.
+	CancelUserDeliveries(ctx context.Context, s SurveyID, users []UserID, at time.Time) (int, error)
 	// GetDelivery returns a delivery (NotFound when absent).
 	GetDelivery(ctx context.Context, id DeliveryID) (*Delivery, error)
 	// Deliveries lists a survey's deliveries by ID.

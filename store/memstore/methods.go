@@ -272,6 +272,11 @@ func (s *Store) CancelDeliveries(ctx context.Context, sv anpi.SurveyID, at time.
 	return write(s, ctx, func(t *tx) (int, error) { return t.CancelDeliveries(ctx, sv, at) })
 }
 
+// CancelUserDeliveries implements anpi.OutboxTx.
+func (s *Store) CancelUserDeliveries(ctx context.Context, sv anpi.SurveyID, users []anpi.UserID, at time.Time) (int, error) {
+	return write(s, ctx, func(t *tx) (int, error) { return t.CancelUserDeliveries(ctx, sv, users, at) })
+}
+
 // GetDelivery implements anpi.OutboxTx.
 func (s *Store) GetDelivery(ctx context.Context, id anpi.DeliveryID) (*anpi.Delivery, error) {
 	return view(s, ctx, func(t *tx) (*anpi.Delivery, error) { return t.GetDelivery(ctx, id) })

@@ -230,11 +230,28 @@ func (t *tx) MarkDelivered(ctx context.Context, id anpi.DeliveryID, at time.Time
 }
 
 func (t *tx) CancelDeliveries(ctx context.Context, s anpi.SurveyID, at time.Time) (int, error) {
+	return t.cancelDeliveries(ctx, "cancel deliveries", s, nil, at)
+}
+
+func (t *tx) CancelUserDeliveries(ctx context.Context, s anpi.SurveyID, users []anpi.UserID, at time.Time) (int, error) {
+	only := make(map[anpi.UserID]bool, len(users))
+	for _, u := range users {
+		only[u] = true
+	}
+	return t.cancelDeliveries(ctx, "cancel deliveries of users", s, only, at)
+}
+
+// cancelDeliveries cancels the Queued and FailedTemporary deliveries of
+// survey s, only those of the users in only when it is not nil.
+func (t *tx) cancelDeliveries(ctx context.Context, op string, s anpi.SurveyID, only map[anpi.UserID]bool, at time.Time) (int, error) {
 	if err := t.beginWrite(ctx); err != nil {
 		return 0, err
 	}
-	if _, err := t.survey("cancel deliveries", s); err != nil {
+	if _, err := t.survey(op, s); err != nil {
 		return 0, err
+	}
+	if only != nil && len(only) == 0 {
+		return 0, nil
 	}
 	if at.IsZero() {
 		at = t.now()
@@ -243,6 +260,9 @@ func (t *tx) CancelDeliveries(ctx context.Context, s anpi.SurveyID, at time.Time
 	for _, id := range sortedKeys(t.d.surveyDeliveries[s]) {
 		d := t.d.deliveries[id]
 		if d.State != anpi.Queued && d.State != anpi.FailedTemporary {
+			continue
+		}
+		if only != nil && !only[d.UserID] {
 			continue
 		}
 		c := d.Clone()

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -461,6 +462,33 @@ func (t *tx) CancelDeliveries(ctx context.Context, s anpi.SurveyID, at time.Time
 	}
 	tag, err := t.exec(ctx, "cancel deliveries of survey "+string(s), "UPDATE {deliveries} SET state = ?, updated_at = ? WHERE survey_id = ? AND state IN ('queued', 'failed_temporary')",
 		string(anpi.CancelledState), at.UnixNano(), string(s))
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+func (t *tx) CancelUserDeliveries(ctx context.Context, s anpi.SurveyID, users []anpi.UserID, at time.Time) (int, error) {
+	if err := t.beginWrite(ctx); err != nil {
+		return 0, err
+	}
+	if err := t.surveyExists(ctx, "cancel deliveries of users", s); err != nil {
+		return 0, err
+	}
+	if len(users) == 0 {
+		return 0, nil
+	}
+	at = utc(at)
+	if at.IsZero() {
+		at = t.now()
+	}
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = string(u)
+	}
+	tag, err := t.exec(ctx, fmt.Sprintf("cancel deliveries of %d users of survey %s", len(ids), s),
+		"UPDATE {deliveries} SET state = ?, updated_at = ? WHERE survey_id = ? AND state IN ('queued', 'failed_temporary') AND user_id = ANY(?)",
+		string(anpi.CancelledState), at.UnixNano(), string(s), ids)
 	if err != nil {
 		return 0, err
 	}

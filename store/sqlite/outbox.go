@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -386,6 +387,49 @@ func (t *tx) CancelDeliveries(ctx context.Context, s anpi.SurveyID, at time.Time
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// cancelUsersChunk is how many user IDs one statement of
+// CancelUserDeliveries binds: well under SQLite's limit of bound parameters.
+const cancelUsersChunk = 500
+
+func (t *tx) CancelUserDeliveries(ctx context.Context, s anpi.SurveyID, users []anpi.UserID, at time.Time) (int, error) {
+	if err := t.beginWrite(ctx); err != nil {
+		return 0, err
+	}
+	if err := t.surveyExists(ctx, "cancel deliveries of users", s); err != nil {
+		return 0, err
+	}
+	at = utc(at)
+	if at.IsZero() {
+		at = t.now()
+	}
+	ids := make([]string, 0, len(users))
+	seen := make(map[anpi.UserID]bool, len(users))
+	for _, u := range users {
+		if !seen[u] {
+			seen[u] = true
+			ids = append(ids, string(u))
+		}
+	}
+	total := 0
+	for lo := 0; lo < len(ids); lo += cancelUsersChunk {
+		chunk := ids[lo:min(lo+cancelUsersChunk, len(ids))]
+		args := make([]any, 0, len(chunk)+3)
+		args = append(args, string(anpi.CancelledState), at.UnixNano(), string(s))
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		res, err := t.exec(ctx, fmt.Sprintf("cancel deliveries of %d users of survey %s", len(ids), s),
+			"UPDATE deliveries SET state = ?, updated_at = ? WHERE survey_id = ? AND state IN ('queued', 'failed_temporary') AND user_id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")",
+			args...)
+		if err != nil {
+			return 0, err
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+	}
+	return total, nil
 }
 
 func (t *tx) GetDelivery(ctx context.Context, id anpi.DeliveryID) (*anpi.Delivery, error) {

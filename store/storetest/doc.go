@@ -22,6 +22,7 @@
 // AdminViewPrivacy, Settings, Forms, Templates, Rules, Surveys, Recipients,
 // Outbox/Enqueue, Outbox/ClaimOrder, Outbox/ClaimChannels,
 // Outbox/ExpiredLease, Outbox/FailDelivery, Outbox/CancelDeliveries,
+// Outbox/CancelUserDeliveries,
 // Outbox/MarkDelivered, Outbox/ConcurrentClaims, Responses,
 // Responses/Idempotent, Responses/Errors, Tally/MatchesRecount, Audit,
 // Tokens/PutAndGet, Tokens/Errors, Tokens/Revoke, Tokens/Rollback,

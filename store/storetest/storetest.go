@@ -40,6 +40,7 @@ func checks() []check {
 		{"Outbox/ExpiredLease", testExpiredLease},
 		{"Outbox/FailDelivery", testFailDelivery},
 		{"Outbox/CancelDeliveries", testCancelDeliveries},
+		{"Outbox/CancelUserDeliveries", testCancelUserDeliveries},
 		{"Outbox/MarkDelivered", testMarkDelivered},
 		{"Outbox/ConcurrentClaims", testConcurrentClaims},
 		{"Responses", testResponses},
