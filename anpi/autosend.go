@@ -703,7 +703,8 @@ func (s *Service) firstDelivery(sv SurveyID, u *User, contacts []*Contact, now t
 // event for the rule, every unsent delivery of the survey is cancelled, the
 // answer links revoked and the survey marked Cancelled; when other reports
 // still stand, only the recipients reached through the withdrawn regions are
-// concerned (their links are revoked). Either way, everyone concerned who was
+// concerned (their unsent deliveries are cancelled and their links
+// revoked). Either way, everyone concerned who was
 // already sent to gets a short correction (Round CorrectionRound) on each
 // channel he was reached on.
 func (s *Service) cancel(ctx context.Context, d rules.Decision, eff0 Effect, now time.Time) (Effect, error) {
@@ -748,12 +749,17 @@ func (s *Service) cancel(ctx context.Context, d rules.Decision, eff0 Effect, now
 			}
 			sv.Status, sv.ClosedAt = Cancelled, now
 		} else {
+			var withdrawn []UserID
 			for _, r := range recs {
 				if tell[r.UserID] {
+					withdrawn = append(withdrawn, r.UserID)
 					if _, err := tx.RevokeAnswerTokens(ctx, sv.ID, r.UserID, now); err != nil {
 						return err
 					}
 				}
+			}
+			if eff.Cancelled, err = tx.CancelUserDeliveries(ctx, sv.ID, withdrawn, now); err != nil {
+				return err
 			}
 			eff.Note = "partial 取消: the event still stands for the other recipients"
 		}

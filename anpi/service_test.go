@@ -572,18 +572,34 @@ func TestAutoSendPartialCancel(t *testing.T) {
 	e.feed(docVXSE53)
 	ds := e.deliveries(sv)
 	e.send(ds["toyama/sms"])
+	// toyama also has a reminder queued, not yet sent.
+	now := e.clock.Now()
+	reminder := &anpi.Delivery{SurveyID: sv, UserID: "toyama", Channel: anpi.EmailChannel, Round: 1,
+		State: anpi.Queued, NextAttemptAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now}
+	reminder.ID = anpi.DeliveryIDFor(reminder.Key())
+	n, err := e.st.EnqueueDeliveries(e.ctx, []*anpi.Delivery{reminder})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
 
 	// The 取消 withdraws the 震源・震度情報 only: the 震度速報 still stands,
-	// so only toyama (富山県東部, reached through the withdrawn report) is told.
+	// so only toyama (富山県東部, reached through the withdrawn report) is
+	// concerned: his unsent reminder is cancelled and he is told.
 	out := e.feed(docCancel53)
 	got := sends(out.Effects)
 	require.Len(t, got, 1)
 	require.Equal(t, rules.ActionCancel, got[0].Action)
-	require.Zero(t, got[0].Cancelled)
+	require.Equal(t, 1, got[0].Cancelled, "toyama's unsent reminder")
 	require.Equal(t, 1, got[0].Corrections)
 	ds = e.deliveries(sv)
+	require.Equal(t, anpi.CancelledState, ds["toyama/email"].State, "the withdrawn recipient's unsent delivery is stopped")
+	require.Equal(t, anpi.Sent, ds["toyama/sms"].State)
 	require.Equal(t, anpi.Queued, ds["toyama/sms/correction"].State)
-	require.Len(t, ds, 7)
+	require.NotContains(t, ds, "toyama/email/correction", "no correction for what was never sent")
+	for _, k := range []string{"broken/email", "kaga/email", "joetsu/line", "noto/fcm"} {
+		require.Equal(t, anpi.FailedTemporary, ds[k].State, "%s: the others' unsent deliveries still go out", k)
+	}
+	require.Equal(t, anpi.SkippedNoContact, ds["nobody/email"].State)
+	require.Len(t, ds, 8)
 	s, err := e.st.GetSurvey(e.ctx, sv)
 	require.NoError(t, err)
 	require.Equal(t, anpi.Open, s.Status, "the event still stands for the others")
