@@ -177,16 +177,8 @@ func (h *handler) closed(w http.ResponseWriter, r *http.Request, info *anpi.Toke
 }
 
 func (h *handler) answerPost(w http.ResponseWriter, r *http.Request) {
-	tok := token(r)
-	if tok == "" {
-		h.notFound(w, r)
-		return
-	}
-	l := anpi.Locale(r.URL.Query().Get("lang"))
-	if !l.Valid() {
-		l = anpi.Japanese
-	}
-	if !h.checkPost(w, r, "a", tok, l) {
+	tok, l, ok := h.beginPost(w, r, "a")
+	if !ok {
 		return
 	}
 	info, ok := h.lookup(w, r, tok)
@@ -267,16 +259,8 @@ func (h *handler) contactGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) contactPost(w http.ResponseWriter, r *http.Request) {
-	tok := token(r)
-	if tok == "" {
-		h.notFound(w, r)
-		return
-	}
-	l := anpi.Locale(r.URL.Query().Get("lang"))
-	if !l.Valid() {
-		l = anpi.Japanese
-	}
-	if !h.checkPost(w, r, "c", tok, l) {
+	tok, l, ok := h.beginPost(w, r, "c")
+	if !ok {
 		return
 	}
 	if _, err := h.svc.ConfirmContact(r.Context(), tok); err != nil {

@@ -166,6 +166,22 @@ func sameOrigin(r *http.Request) bool {
 	return strings.EqualFold(u.Host, r.Host)
 }
 
+// beginPost starts a POST for purpose ("a" answer, "c" contact check): the
+// token from the path (404 when malformed), the locale from the query only
+// (the body is not read before checkPost caps its size), then checkPost.
+func (h *handler) beginPost(w http.ResponseWriter, r *http.Request, purpose string) (string, anpi.Locale, bool) {
+	tok := token(r)
+	if tok == "" {
+		h.notFound(w, r)
+		return "", "", false
+	}
+	l := anpi.Locale(r.URL.Query().Get("lang"))
+	if !l.Valid() {
+		l = anpi.Japanese
+	}
+	return tok, l, h.checkPost(w, r, purpose, tok, l)
+}
+
 // checkPost runs the checks every POST passes before the Service is asked:
 // body size, same origin, CSRF field, rate limit. It writes the refusal and
 // returns false when one fails.
