@@ -93,12 +93,14 @@ func BenchmarkDurableAnswers(b *testing.B) {
 }
 
 // enqueueFixture builds n deliveries for survey s, due at once (the first
-// round of a send).
+// round of a send), in user order and with the IDs anpi.DeliveryIDFor
+// gives them, as the Service enqueues them.
 func enqueueFixture(s anpi.SurveyID, n int) []*anpi.Delivery {
 	ds := make([]*anpi.Delivery, n)
 	for i := range ds {
-		ds[i] = &anpi.Delivery{ID: anpi.DeliveryID(fmt.Sprintf("%s-d%06d", s, i)), SurveyID: s, UserID: anpi.UserID(fmt.Sprintf("u%06d", i)),
+		ds[i] = &anpi.Delivery{SurveyID: s, UserID: anpi.UserID(fmt.Sprintf("u%06d", i)), ContactID: anpi.ContactID(fmt.Sprintf("c%06d-1", i)),
 			Channel: anpi.EmailChannel, State: anpi.Queued, NextAttemptAt: t0, CreatedAt: t0, UpdatedAt: t0}
+		ds[i].ID = anpi.DeliveryIDFor(ds[i].Key())
 	}
 	return ds
 }

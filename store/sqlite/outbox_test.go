@@ -13,6 +13,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// undoMigration6 turns deliveries back into the WITHOUT ROWID table, with
+// its foreign key, of version 5 (the caller deletes the version rows).
+const undoMigration6 = `CREATE TABLE deliveries_5 (
+	id TEXT PRIMARY KEY, survey_id TEXT NOT NULL REFERENCES surveys (id) ON DELETE CASCADE, user_id TEXT NOT NULL,
+	channel TEXT NOT NULL, contact_id TEXT NOT NULL, round INTEGER NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+	next_at INTEGER NOT NULL, lease_owner TEXT NOT NULL DEFAULT '', lease_until INTEGER, last_error TEXT NOT NULL,
+	provider_id TEXT NOT NULL, created_at INTEGER, updated_at INTEGER, sent_at INTEGER,
+	UNIQUE (survey_id, user_id, channel, contact_id, round)
+) WITHOUT ROWID;
+INSERT INTO deliveries_5 SELECT id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, lease_owner, lease_until, last_error, provider_id, created_at, updated_at, sent_at FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_5 RENAME TO deliveries;
+CREATE INDEX deliveries_channel_ready ON deliveries (channel, next_at, id) WHERE state IN ('queued', 'failed_temporary');
+CREATE INDEX deliveries_channel_leased ON deliveries (channel, lease_until) WHERE state = 'sending';
+`
+
 // undoMigration5 turns the indexes of deliveries back into what version 4
 // had (the caller deletes the version rows).
 const undoMigration5 = `DROP INDEX deliveries_channel_ready; DROP INDEX deliveries_channel_leased;
@@ -63,9 +79,9 @@ func deliveryIDs(ds []*anpi.Delivery) []anpi.DeliveryID {
 
 // TestMigrateFromVersion4 writes deliveries (queued, leased, due later;
 // three channels), turns the database back into what version 4 was
-// (migration 5 only replaces indexes) and reopens it: the upgrade builds
-// the indexes over the rows that were there, and claims and counts find
-// them.
+// (migration 5 only replaces indexes, 6 rebuilds the table) and reopens
+// it: the upgrade moves the rows, leases included, into the new table and
+// builds the indexes over them, and claims and counts find them.
 func TestMigrateFromVersion4(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "v4.db")
@@ -93,7 +109,7 @@ func TestMigrateFromVersion4(t *testing.T) {
 
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
 	require.NoError(t, err)
-	_, err = db.Exec(undoMigration5 + "DELETE FROM schema_migrations WHERE version > 4")
+	_, err = db.Exec(undoMigration6 + undoMigration5 + "DELETE FROM schema_migrations WHERE version > 4")
 	require.NoError(t, err)
 	v, err := schemaVersion(ctx, db)
 	require.NoError(t, err)
@@ -107,8 +123,8 @@ func TestMigrateFromVersion4(t *testing.T) {
 	v, err = schemaVersion(ctx, st.rdb)
 	require.NoError(t, err)
 	require.Equal(t, SchemaVersion(), v)
-	require.Equal(t, []string{"deliveries_channel_leased", "deliveries_channel_ready", "sqlite_autoindex_deliveries_2"},
-		deliveryIndexes(t, st.rdb), "the claim indexes of version 4 are gone")
+	require.Equal(t, []string{"deliveries_channel_leased", "deliveries_channel_ready", "sqlite_autoindex_deliveries_1", "sqlite_autoindex_deliveries_2"},
+		deliveryIndexes(t, st.rdb), "the claim indexes of version 4 are gone; version 6 has a rowid table with an index of IDs")
 	counts, err := st.CountDeliveries(ctx, "s")
 	require.NoError(t, err)
 	require.Equal(t, map[anpi.DeliveryState]int{anpi.Queued: 8, anpi.Sending: 1}, counts)

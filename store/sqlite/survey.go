@@ -184,7 +184,11 @@ func (t *tx) DeleteSurvey(ctx context.Context, id anpi.SurveyID) error {
 	}
 	delete(t.pending, id)
 	delete(t.surveys, id)
-	// Recipients, responses, deliveries and counters go with it (ON DELETE CASCADE).
+	// Recipients, responses and counters go with it (ON DELETE CASCADE);
+	// deliveries have no foreign key (migration 0006), so they go here.
+	if _, err := t.exec(ctx, "delete survey "+string(id), "DELETE FROM deliveries WHERE survey_id = ?", string(id)); err != nil {
+		return err
+	}
 	_, err = t.exec(ctx, "delete survey "+string(id), "DELETE FROM surveys WHERE id = ?", string(id))
 	return err
 }

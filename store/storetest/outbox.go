@@ -64,6 +64,11 @@ func testEnqueue(t *testing.T, st anpi.Store) {
 	clash := newDelivery("d1", "s", "u3", anpi.EmailChannel, t0())
 	_, err = st.EnqueueDeliveries(ctx, []*anpi.Delivery{clash})
 	requireCode(t, anpi.AlreadyExists, err, "an ID taken by another key")
+	d7 := newDelivery("d7", "s", "u2", anpi.LINEChannel, t0())
+	_, err = st.EnqueueDeliveries(ctx, []*anpi.Delivery{d7, clash})
+	requireCode(t, anpi.AlreadyExists, err, "a batch with a taken ID")
+	_, err = st.GetDelivery(ctx, "d7")
+	requireCode(t, anpi.NotFound, err, "a batch with a taken ID stores none of its deliveries")
 	sending := newDelivery("d5", "s", "u3", anpi.EmailChannel, t0())
 	sending.State = anpi.Sending
 	_, err = st.EnqueueDeliveries(ctx, []*anpi.Delivery{sending})
