@@ -60,6 +60,8 @@ type Options struct {
 	// GroupCommitQueue is the capacity of the committer's queue (default
 	// 4096); RecordResponse blocks, honouring its context, while it is full.
 	GroupCommitQueue int
+
+	checkpointed func(error) // tests: called after each background checkpoint
 }
 
 // Store is an anpi.Store in one SQLite file. It is safe for concurrent use
@@ -79,7 +81,8 @@ type Store struct {
 	closed atomic.Bool
 	closeM sync.Mutex
 
-	gc *committer
+	gc   *committer
+	ckpt *checkpointer
 
 	surveys surveyCache
 }
@@ -171,6 +174,9 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	// Statement journals (a multi-row insert that may hit a constraint
 	// keeps one) stay in memory instead of a temporary file.
 	wq.Add("_pragma", "temp_store(MEMORY)")
+	// The checkpointer does the checkpoints; the writer only past the
+	// backstop.
+	wq.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", checkpointBackstop))
 	s.wdb, err = sql.Open("sqlite", base+"?"+wq.Encode())
 	if err != nil {
 		return fail(anpi.Errorf(anpi.Internal, "sqlite: open %s: %w", path, err))
@@ -212,6 +218,8 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	if err := s.rdb.PingContext(ctx); err != nil {
 		return fail(classify("open "+path, err))
 	}
+	s.ckpt = newCheckpointer(s.rdb, o.checkpointed)
+	s.w.ckpt = s.ckpt
 	s.gc = newCommitter(s, o.GroupCommitWindow, o.GroupCommitMax, o.GroupCommitQueue)
 	return s, nil
 }
@@ -237,6 +245,7 @@ func (s *Store) Close() error {
 	s.closed.Store(true)
 	var errs []error
 	_ = s.w.acquire(context.Background()) // wait for the transaction in flight
+	s.ckpt.stop()
 	// Fold the WAL back into the database file so the file alone is whole.
 	if _, err := s.w.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		errs = append(errs, err)

@@ -29,6 +29,7 @@ type writer struct {
 	closed chan struct{} // closed by Close, which keeps sem forever
 	conn   *sql.Conn
 	stmts  map[string]*sql.Stmt // used only by the holder of sem
+	ckpt   *checkpointer        // poked after every commit; nil during Open
 }
 
 var _ querier = (*writer)(nil)
@@ -110,6 +111,9 @@ func (w *writer) begin(ctx context.Context) error {
 func (w *writer) commit(ctx context.Context) error {
 	if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
 		return classify("commit", err)
+	}
+	if w.ckpt != nil {
+		w.ckpt.poke()
 	}
 	return nil
 }
