@@ -463,7 +463,28 @@ func reportID(r *jma.Report) string {
 	return r.Type + "@" + r.Control.DateTime.UTC().Format(time.RFC3339Nano)
 }
 
-// send carries out a send or drill decision in one transaction.
+// The fan-out of a send is written in chunks. The first transaction
+// creates the survey (or extends it, on an escalation) with its first
+// firstChunk recipients and their deliveries, so that the dispatcher can
+// hand the first messages to the providers a few milliseconds after the
+// document arrived, instead of after the whole fan-out committed (about a
+// second per 100,000 recipients in SQLite). The others follow, fanOutChunk
+// per transaction, in user order (the order of delivery IDs, see
+// DeliveryIDFor). Each chunk is atomic: its recipients and their
+// deliveries, and the audit entry saying so. A crash between chunks
+// leaves the survey with part of its recipients; the document fed again
+// (the Poller's backfill on a restart, or the caller) asks the rest and
+// nobody twice, because a survey's recipients are the durable "already
+// asked" set — as a crash before a single large transaction needed the
+// document fed again to ask anyone at all. A chunk the store refuses
+// leaves the decision to the retry queue (Tick), which does the same.
+const (
+	firstChunk  = 256
+	fanOutChunk = 5000
+)
+
+// send carries out a send or drill decision: the survey and its first
+// recipients in one transaction, the rest in chunks (see firstChunk).
 func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 Effect, now time.Time) (Effect, error) {
 	ids := s.recipientIDs(&d)
 	repID := reportID(d.Report)
@@ -471,10 +492,15 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 	if d.Drill || d.Action == rules.ActionDrill {
 		kind = DrillSurvey
 	}
+	action := "survey.auto_send"
+	if kind == DrillSurvey {
+		action = "survey.drill_send"
+	}
 	trig := describe(&d)
 	var eff Effect
+	var rest []*User // the users of the chunks after the first
 	err := s.st.InTx(ctx, func(tx Tx) error {
-		eff = eff0 // InTx may run fn again
+		eff, rest = eff0, nil // InTx may run fn again
 		sv, free, replay, err := findSurvey(ctx, tx, surveyBase(&d), repID)
 		if err != nil {
 			return err
@@ -506,61 +532,88 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 			}
 		}
 		eff.Survey = sv.ID
-		tree, err := tx.Departments(ctx)
-		if err != nil {
-			return err
-		}
-		rs := make([]Recipient, len(users))
-		for i, u := range users {
-			rs[i] = NewRecipient(sv.ID, u, tree)
-		}
-		n, err := tx.AddRecipients(ctx, sv.ID, rs)
-		if err != nil {
-			return err
-		}
-		if n != len(rs) {
-			return Errorf(Internal, "anpi: survey %s: %d recipients checked new, the store added %d", sv.ID, len(rs), n)
-		}
-		eff.Recipients = n
-		uids := make([]UserID, len(users))
-		for i, u := range users {
-			uids[i] = u.ID
-		}
-		contacts, err := tx.ContactsOf(ctx, uids)
-		if err != nil {
-			return err
-		}
-		ds := make([]*Delivery, 0, len(users))
-		for _, u := range users {
-			dl := s.firstDelivery(sv.ID, u, contacts[u.ID], now)
-			if dl.State == SkippedNoContact {
-				eff.NoContact++
-			} else {
-				eff.Queued++
-			}
-			ds = append(ds, dl)
-		}
-		if _, err := tx.EnqueueDeliveries(ctx, ds); err != nil {
-			return err
-		}
-		action := "survey.auto_send"
-		if kind == DrillSurvey {
-			action = "survey.drill_send"
-		}
-		_, err = tx.AppendAudit(ctx, &AuditEntry{At: now, Action: action, TargetKind: "survey", TargetID: string(sv.ID),
-			Detail: fmt.Sprintf("rule %s, event %s, report %s: %d new recipients, %d deliveries queued, %d without a contact",
-				d.Rule, d.Event, repID, eff.Recipients, eff.Queued, eff.NoContact)})
-		return err
+		slices.SortFunc(users, func(a, b *User) int { return strings.Compare(string(a.ID), string(b.ID)) })
+		n := min(len(users), firstChunk)
+		rest = users[n:]
+		return s.ask(ctx, tx, sv.ID, users[:n], now, &eff, action,
+			fmt.Sprintf("rule %s, event %s, report %s", d.Rule, d.Event, repID))
 	})
 	if err != nil {
 		return eff0, fmt.Errorf("anpi: %s for rule %s, event %s: %w", d.Action, d.Rule, d.Event, err)
 	}
 	s.enqueued(eff.Queued)
+	for len(rest) > 0 {
+		chunk := rest[:min(len(rest), fanOutChunk)]
+		var part Effect
+		err := s.st.InTx(ctx, func(tx Tx) error {
+			part = Effect{} // InTx may run fn again
+			return s.ask(ctx, tx, eff.Survey, chunk, now, &part, action,
+				fmt.Sprintf("rule %s, event %s, report %s, continued", d.Rule, d.Event, repID))
+		})
+		if err != nil {
+			// The chunks written stay: the retry of the decision asks
+			// those not asked yet.
+			return eff0, fmt.Errorf("anpi: %s for rule %s, event %s: survey %s: %d of %d recipients written: %w",
+				d.Action, d.Rule, d.Event, eff.Survey, eff.Recipients, eff.Recipients+len(rest), err)
+		}
+		s.enqueued(part.Queued)
+		eff.Recipients += part.Recipients
+		eff.Queued += part.Queued
+		eff.NoContact += part.NoContact
+		rest = rest[len(chunk):]
+	}
 	if eff.Recipients > 0 {
 		s.log.InfoContext(ctx, "anpi: auto-send", "survey", eff.Survey, "rule", d.Rule, "event", d.Event,
 			"created", eff.Created, "recipients", eff.Recipients, "queued", eff.Queued, "noContact", eff.NoContact)
 	}
 	return eff, nil
+}
+
+// ask makes users recipients of survey sv, each with his first delivery,
+// and audits it (action, with why in the detail), in tx; it adds what it
+// did to eff.
+func (s *Service) ask(ctx context.Context, tx Tx, sv SurveyID, users []*User, now time.Time, eff *Effect, action, why string) error {
+	tree, err := tx.Departments(ctx)
+	if err != nil {
+		return err
+	}
+	rs := make([]Recipient, len(users))
+	uids := make([]UserID, len(users))
+	for i, u := range users {
+		rs[i] = NewRecipient(sv, u, tree)
+		uids[i] = u.ID
+	}
+	n, err := tx.AddRecipients(ctx, sv, rs)
+	if err != nil {
+		return err
+	}
+	if n != len(rs) {
+		return Errorf(Internal, "anpi: survey %s: %d recipients checked new, the store added %d", sv, len(rs), n)
+	}
+	contacts, err := tx.ContactsOf(ctx, uids)
+	if err != nil {
+		return err
+	}
+	ds := make([]*Delivery, 0, len(users))
+	queued, noContact := 0, 0
+	for _, u := range users {
+		dl := s.firstDelivery(sv, u, contacts[u.ID], now)
+		if dl.State == SkippedNoContact {
+			noContact++
+		} else {
+			queued++
+		}
+		ds = append(ds, dl)
+	}
+	if _, err := tx.EnqueueDeliveries(ctx, ds); err != nil {
+		return err
+	}
+	eff.Recipients += n
+	eff.Queued += queued
+	eff.NoContact += noContact
+	_, err = tx.AppendAudit(ctx, &AuditEntry{At: now, Action: action, TargetKind: "survey", TargetID: string(sv),
+		Detail: fmt.Sprintf("%s: %d new recipients, %d deliveries queued, %d without a contact", why, n, queued, noContact)})
+	return err
 }
 
 // bulkRead is the number of recipients from which send reads a survey's

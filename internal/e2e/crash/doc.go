@@ -15,8 +15,10 @@
 // delivery is final.
 //
 // After each kill and at the end the test checks the invariants of
-// DESIGN.md §3: the survey and its deliveries were written whole or not at
-// all; nobody was asked twice, and nobody was messaged twice on a channel
+// DESIGN.md §3: the survey's fan-out was written in whole chunks (the
+// survey with its first recipients, then the rest a chunk at a time, each
+// recipient with his delivery), a later child's feed asked the rest, and
+// the last child's survey is whole; nobody was asked twice, and nobody was messaged twice on a channel
 // except for deliveries the killed child held under its lease (in flight:
 // those are counted and logged); every recipient was reached in the end;
 // every acknowledged answer survived; the tally counters equal a recount.
