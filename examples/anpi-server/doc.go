@@ -1,19 +1,40 @@
-// Command anpi-server is the AnpiKit reference server.
+// Command anpi-server is the AnpiKit reference server: a working safety
+// confirmation system on its embedded defaults.
 //
-// Today it is a read-only demonstration of the domain: it seeds a demo
-// organisation (departments, a few hundred users with regions, private
-// contacts and one survey with answers) into the in-memory store and serves
-// the administrator's JSON views over HTTP. The full server (answer pages,
-// dashboard, SQLite by default, JMA feed) arrives with later issues.
+//	go run ./examples/anpi-server            # listens on 127.0.0.1:8080, data in ./anpi-data
+//	go run ./examples/anpi-server -h         # flags and their environment variables
 //
-//	go run ./examples/anpi-server            # listens on 127.0.0.1:8080
-//	go run ./examples/anpi-server -h         # flags
+// On the first start (an empty store) it seeds a demo organisation: a
+// department tree, a few hundred users registered in real JMA quake areas
+// and tsunami forecast regions (東京都２３区, 東京都多摩東部, 神奈川県東部,
+// 大阪府北部, 宮城県中部), each with a private email at example.jp, an
+// administrator (SystemAdmin and CrisisManager, company-wide) and the
+// default auto-send rules (震度5弱 and above, tsunami warnings). The
+// administrator's password is random, printed once, and kept only as an
+// argon2id hash in <data>/accounts.json (mode 0600). Private contacts are
+// sealed with AES-256-GCM under a key generated once into <data>/key (mode
+// 0600) unless -encryption-key gives one.
 //
-// Endpoints:
+// It wires everything a deployment has: the store (SQLite in <data>, or
+// PostgreSQL with -postgres), anpi.Service (with the JMA feed poller when
+// -jma-poll is on, and its ticks for held sends, reminders and summaries
+// either way), the dispatcher (anpi/dispatch) sending email through
+// channel/email to a relay (-smtp) or, in development mode, to an
+// in-process SMTP sink, and the pages of anpi/web.
 //
-//	GET /healthz                    liveness
-//	GET /api/departments            the department tree
-//	GET /api/users                  administrator views of users (no private address)
-//	GET /api/surveys                surveys
-//	GET /api/surveys/{id}/tally     live tally with subtree roll-up and answer-time quartiles
+// Routes:
+//
+//	/a/{token}, /c/{token}   answer and contact-check pages (anpi/web)
+//	/admin/                  administration (anpi/web admin handler)
+//	/healthz                 liveness
+//	/readyz                  readiness: store reachable, migrations done
+//	/metrics                 Prometheus text format: deliveries by state and
+//	                         channel, queue depth, answers, provider errors
+//	/dev/mail                development mode: the captured mails, newest first
+//	/dev/quake               development mode: simulate an earthquake report
+//
+// SIGINT or SIGTERM shuts it down gracefully: the HTTP server stops
+// accepting and finishes its requests, the feed stops, the dispatcher
+// records the sends in flight (and puts back what it had not sent), and the
+// store is closed (SQLite checkpoints its log into the file).
 package main

@@ -1,94 +1,452 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
+	"errors"
+	"flag"
 	"io"
-	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/anpikit/anpi/anpi"
-	"github.com/anpikit/anpi/store/memstore"
+	"github.com/anpikit/anpi/internal/shareddata"
+	"github.com/anpikit/anpi/store/sqlite"
 )
 
-func startDemo(t *testing.T) (*httptest.Server, anpi.Store) {
-	t.Helper()
-	st := memstore.New(nil)
-	t.Cleanup(func() { st.Close() })
-	_, err := seedDemo(context.Background(), st, 120, 7, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
-	require.NoError(t, err)
-	srv := httptest.NewServer(newHandler(st, slog.New(slog.NewTextHandler(io.Discard, nil))))
-	t.Cleanup(srv.Close)
-	return srv, st
+// syncBuffer is a bytes.Buffer safe for the server's writes and the
+// test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func get(t *testing.T, url string) (int, string) {
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// running is a server started by start.
+type running struct {
+	s      *server
+	out    *syncBuffer // what run printed on stdout
+	log    *syncBuffer // its logs
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// stop shuts the server down as SIGTERM would and returns run's error.
+func (r *running) stop(t *testing.T) error {
 	t.Helper()
-	resp, err := http.Get(url)
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case r.err = <-r.done:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("run did not return after cancel; logs:\n%s", r.log)
+		}
+	})
+	return r.err
+}
+
+// noEnv is an empty environment: tests never read the real one.
+func noEnv(string) string { return "" }
+
+// start runs the server on 127.0.0.1:0 over dir with a small demo.
+func start(t *testing.T, dir string, args ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{out: &syncBuffer{}, log: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	started := make(chan *server, 1)
+	all := append([]string{"-addr", "127.0.0.1:0", "-data", dir, "-demo-users", "60"}, args...)
+	go func() {
+		r.done <- run(ctx, all, noEnv, r.out, r.log, func(s *server) { started <- s })
+	}()
+	select {
+	case r.s = <-started:
+	case err := <-r.done:
+		cancel()
+		t.Fatalf("run: %v; logs:\n%s", err, r.log)
+	case <-time.After(60 * time.Second):
+		cancel()
+		t.Fatalf("the server did not start; logs:\n%s", r.log)
+	}
+	t.Cleanup(func() { _ = r.stop(t) })
+	return r
+}
+
+func get(t *testing.T, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(u)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	return resp.StatusCode, string(b)
+	return resp, string(b)
 }
 
-func TestDemoServer(t *testing.T) {
-	srv, st := startDemo(t)
+var passwordRE = regexp.MustCompile(`password: (\S+)`)
+
+func TestFirstStartSeedsAndPrintsThePasswordOnce(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, dir)
 	ctx := context.Background()
+	out := r.out.String()
+	require.Contains(t, out, r.s.URL()+"/admin/")
+	require.Contains(t, out, r.s.URL()+"/dev/mail")
+	require.Contains(t, out, "seeded a demo organisation of 60 users")
+	m := passwordRE.FindStringSubmatch(out)
+	require.NotNil(t, m, "the first start prints the administrator's password:\n%s", out)
+	password := m[1]
+	require.Len(t, password, 20)
 
-	code, body := get(t, srv.URL+"/healthz")
-	require.Equal(t, 200, code)
-	require.Equal(t, "ok\n", body)
-
-	code, body = get(t, srv.URL+"/")
-	require.Equal(t, 200, code)
-	require.Contains(t, body, "/api/surveys/demo-1/tally")
-
-	code, body = get(t, srv.URL+"/api/users")
-	require.Equal(t, 200, code)
-	var views []anpi.AdminUserView
-	require.NoError(t, json.Unmarshal([]byte(body), &views))
-	require.Len(t, views, 120)
-	require.NotContains(t, body, "example.net", "no private address in an administrator's view")
-	registered := 0
-	for _, v := range views {
-		if v.HasPrivateContact() {
-			registered++
+	// The demo organisation.
+	n, err := r.s.st.CountUsers(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 60, n)
+	grants, err := r.s.st.RoleGrants(ctx, adminID)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []anpi.RoleGrant{{UserID: adminID, Role: anpi.SystemAdmin}, {UserID: adminID, Role: anpi.CrisisManager}}, grants)
+	rs, err := r.s.st.ListRules(ctx)
+	require.NoError(t, err)
+	require.Len(t, rs, 2)
+	users, err := r.s.st.ListUsers(ctx, nil)
+	require.NoError(t, err)
+	areas := map[string]bool{}
+	for _, u := range users {
+		cs, err := r.s.st.Contacts(ctx, u.ID)
+		require.NoError(t, err)
+		require.Len(t, cs, 1, "user %s", u.ID)
+		require.True(t, strings.HasSuffix(cs[0].Address, "@example.jp"), cs[0].Address)
+		require.Equal(t, anpi.PrivateScope, cs[0].Scope)
+		for _, rg := range u.Regions {
+			areas[rg.String()] = true
 		}
 	}
-	require.Greater(t, registered, 60, "most demo users registered a private contact")
+	require.Greater(t, len(areas), 4, "users spread over the demo regions: %v", areas)
 
-	code, body = get(t, srv.URL+"/api/surveys/demo-1/tally")
-	require.Equal(t, 200, code)
-	var got struct {
-		Targets      int     `json:"targets"`
-		Answered     int     `json:"answered"`
-		ResponseRate float64 `json:"responseRate"`
+	// The password works, and only its hash is on disk, in files only the
+	// owner reads.
+	user, err := r.s.accounts.Authenticate(ctx, adminEmail, password)
+	require.NoError(t, err)
+	require.Equal(t, adminID, user)
+	acct, err := os.ReadFile(filepath.Join(dir, "accounts.json"))
+	require.NoError(t, err)
+	require.NotContains(t, string(acct), password)
+	require.Contains(t, string(acct), "$argon2id$")
+	for _, f := range []string{"accounts.json", "key"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), f)
 	}
-	require.NoError(t, json.Unmarshal([]byte(body), &got))
-	recipients, err := st.Recipients(ctx, "demo-1")
+	key, err := os.ReadFile(filepath.Join(dir, "key"))
 	require.NoError(t, err)
-	responses, err := st.Responses(ctx, "demo-1")
-	require.NoError(t, err)
-	survey, err := st.GetSurvey(ctx, "demo-1")
-	require.NoError(t, err)
-	want := anpi.ComputeTally("demo-1", survey.StartedAt, recipients, responses)
-	require.Equal(t, 120, got.Targets)
-	require.Equal(t, want.Answered, got.Answered)
-	require.InDelta(t, want.ResponseRate(), got.ResponseRate, 1e-9)
-	require.True(t, strings.Contains(body, `"hq"`), "the roll-up reaches the top department")
+	require.NoError(t, r.stop(t))
 
-	code, _ = get(t, srv.URL+"/api/surveys/nope/tally")
-	require.Equal(t, 404, code)
+	// The second start reuses everything and prints no password.
+	r2 := start(t, dir)
+	out2 := r2.out.String()
+	require.NotContains(t, out2, "password")
+	require.NotContains(t, out2, "seeded")
+	require.Contains(t, out2, r2.s.URL()+"/admin/")
+	n, err = r2.s.st.CountUsers(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 60, n)
+	user, err = r2.s.accounts.Authenticate(ctx, adminEmail, password)
+	require.NoError(t, err)
+	require.Equal(t, adminID, user)
+	key2, err := os.ReadFile(filepath.Join(dir, "key"))
+	require.NoError(t, err)
+	require.Equal(t, key, key2)
+	cs, err := r2.s.st.Contacts(ctx, "u0001")
+	require.NoError(t, err, "the private contacts open with the key kept in the data directory")
+	require.Equal(t, "u0001@example.jp", cs[0].Address)
+	require.NoError(t, r2.stop(t))
 }
 
-func TestSeedRefusesNoUsers(t *testing.T) {
-	_, err := seedDemo(context.Background(), memstore.New(nil), 0, 1, time.Now())
-	require.ErrorContains(t, err, "at least 1")
+// metricLine is one sample line of the Prometheus text format.
+var metricLine = regexp.MustCompile(`^[a-z_]+(\{[a-z_]+="[^"\\]*"(,[a-z_]+="[^"\\]*")*\})? [0-9]+$`)
+
+func TestHealthReadyAndMetrics(t *testing.T) {
+	r := start(t, t.TempDir())
+	resp, body := get(t, r.s.URL()+"/healthz")
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, "ok\n", body)
+	resp, body = get(t, r.s.URL()+"/readyz")
+	require.Equal(t, 200, resp.StatusCode, body)
+
+	resp, body = get(t, r.s.URL()+"/metrics")
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, "text/plain; version=0.0.4; charset=utf-8", resp.Header.Get("Content-Type"))
+	typed := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "# HELP "):
+		case strings.HasPrefix(l, "# TYPE "):
+			f := strings.Fields(l)
+			require.Len(t, f, 4, l)
+			require.Contains(t, []string{"counter", "gauge"}, f[3], l)
+			typed[f[2]] = true
+		default:
+			require.Regexp(t, metricLine, l)
+			name, _, _ := strings.Cut(l, "{")
+			name, _, _ = strings.Cut(name, " ")
+			require.True(t, typed[name], "%s has a # TYPE line before it", name)
+		}
+	}
+	for _, want := range []string{"anpi_queue_depth 0", `anpi_answers_total{via="web"} 0`,
+		`anpi_provider_errors_total{channel="email"} 0`, `anpi_dispatch_total{channel="email",outcome="sent"} 0`} {
+		require.Contains(t, body, want+"\n")
+	}
+
+	// Readiness follows the store: closed, it is not ready.
+	require.NoError(t, r.s.st.Close())
+	resp, _ = get(t, r.s.URL()+"/readyz")
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+}
+
+// waitMail waits until the sink holds at least n mails.
+func waitMail(t *testing.T, s *server, n int) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for s.sink.Count() < n {
+		select {
+		case <-s.counters.sent:
+		case <-deadline:
+			t.Fatalf("%d mails captured, want %d", s.sink.Count(), n)
+		}
+	}
+}
+
+var (
+	mailLinkRE   = regexp.MustCompile(`href="(/dev/mail/\d+)"`)
+	answerLinkRE = regexp.MustCompile(`href="(http://[^"]+/a/[A-Za-z0-9_-]+)"`)
+	csrfRE       = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	radioRE      = regexp.MustCompile(`type="radio" name="([^"]+)" value="([^"]+)"`)
+)
+
+// TestQuakeToAnswer runs a real JMA VXSE53 through the server: the
+// Service makes a survey, the dispatcher mails the recipients (into the
+// sink), a recipient follows the link from /dev/mail and answers on the
+// page, and the tally counts it.
+func TestQuakeToAnswer(t *testing.T) {
+	// 2021-02-17 14:08, 震源・震度情報: 震度3 in 宮城県中部 (222), where the
+	// demo has its Sendai office.
+	doc := shareddata.ReadSample(t, "VXSE53_20210217140958_0_VXSE53_010000.xml")
+	r := start(t, t.TempDir())
+	ctx := context.Background()
+	s := r.s
+	// The default rules start at 震度5弱; this test adds one from 震度3.
+	spec := `{"id":"sendai-3","kind":"earthquake","earthquake":{"threshold":"3","areas":["222"]}}`
+	require.NoError(t, s.st.PutRule(ctx, &anpi.RuleRecord{ID: "sendai-3", Enabled: true, Spec: []byte(spec)}))
+	users, err := s.st.ListUsers(ctx, nil)
+	require.NoError(t, err)
+	var inSendai []anpi.UserID
+	for _, u := range users {
+		for _, rg := range u.Regions {
+			if rg == (anpi.Region{Kind: anpi.QuakeArea, Code: "222"}) {
+				inSendai = append(inSendai, u.ID)
+			}
+		}
+	}
+	require.NotEmpty(t, inSendai)
+
+	out, err := s.handleDocument(ctx, doc)
+	require.NoError(t, err)
+	require.Len(t, out.Effects, 1, "%+v", out)
+	eff := out.Effects[0]
+	require.Equal(t, "sendai-3", eff.Rule)
+	require.Equal(t, len(inSendai), eff.Recipients)
+	waitMail(t, s, len(inSendai))
+	to := map[string]bool{}
+	for _, m := range s.sink.Messages() {
+		require.Len(t, m.To, 1)
+		to[m.To[0]] = true
+		require.Contains(t, m.Subject, "震度３")
+	}
+	for _, id := range inSendai {
+		require.True(t, to[string(id)+"@example.jp"], "%s got a mail", id)
+	}
+
+	// The newest mail, from /dev/mail, and its answer link.
+	resp, body := get(t, s.URL()+"/dev/mail")
+	require.Equal(t, 200, resp.StatusCode)
+	ml := mailLinkRE.FindStringSubmatch(body)
+	require.NotNil(t, ml, body)
+	require.Equal(t, "/dev/mail/"+strconv.Itoa(len(inSendai)), ml[1], "newest first")
+	_, body = get(t, s.URL()+ml[1])
+	al := answerLinkRE.FindStringSubmatch(body)
+	require.NotNil(t, al, body)
+	require.True(t, strings.HasPrefix(al[1], s.URL()+"/a/"), al[1])
+
+	// The page: GET records nothing; the form's CSRF field and choices.
+	resp, page := get(t, al[1])
+	require.Equal(t, 200, resp.StatusCode)
+	tally, err := s.st.Tally(ctx, eff.Survey)
+	require.NoError(t, err)
+	require.Zero(t, tally.Answered)
+	csrf := csrfRE.FindStringSubmatch(page)
+	require.NotNil(t, csrf, page)
+	form := url.Values{"csrf": {csrf[1]}}
+	for _, m := range radioRE.FindAllStringSubmatch(page, -1) {
+		if !form.Has(m[1]) {
+			form.Set(m[1], m[2]) // the first choice of each question
+		}
+	}
+	require.Greater(t, len(form), 1, page)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = client.PostForm(al[1], form)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+
+	view, err := s.svc.Tally(ctx, adminID, eff.Survey, nil)
+	require.NoError(t, err)
+	require.Equal(t, 1, view.Tally.Answered)
+	require.Equal(t, len(inSendai), view.Tally.Targets)
+	_, metrics := get(t, s.URL()+"/metrics")
+	require.Contains(t, metrics, `anpi_answers_total{via="web"} 1`+"\n")
+	require.Contains(t, metrics, `anpi_provider_sends_total{channel="email",result="ok"} `+strconv.Itoa(len(inSendai))+"\n")
+	require.Contains(t, metrics, "anpi_survey_answered 1\n")
+}
+
+// TestDevQuake simulates a 震度5強 in 東京都２３区 through /dev/quake: the
+// default rule asks everyone registered there, by mail into the sink.
+func TestDevQuake(t *testing.T) {
+	r := start(t, t.TempDir())
+	s := r.s
+	ctx := context.Background()
+	users, err := s.st.ListUsers(ctx, nil)
+	require.NoError(t, err)
+	want := 0
+	for _, u := range users {
+		for _, rg := range u.Regions {
+			if rg == (anpi.Region{Kind: anpi.QuakeArea, Code: "350"}) {
+				want++
+			}
+		}
+	}
+	require.Greater(t, want, 0)
+	resp, err := http.PostForm(s.URL()+"/dev/quake", url.Values{"area": {"350"}, "intensity": {"5+"}, "status": {"通常"}})
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	require.Contains(t, string(b), "rule quake-offices: send")
+	waitMail(t, s, want)
+	require.Contains(t, s.sink.Messages()[0].Subject, "震度５強")
+
+	resp, err = http.PostForm(s.URL()+"/dev/quake", url.Values{"area": {"999"}, "intensity": {"5+"}, "status": {"通常"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+}
+
+// TestGracefulShutdown stops the server while a fan-out is being sent:
+// run returns nil, the port is closed, no delivery is left claimed (the
+// dispatcher recorded its sends in flight, and put the rest back), every
+// mail sent is recorded as sent, and the SQLite file opens again at once
+// (the lock released, the log checkpointed).
+func TestGracefulShutdown(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, dir, "-demo-users", "300")
+	s := r.s
+	resp, err := http.PostForm(s.URL()+"/dev/quake", url.Values{"area": {"350"}, "intensity": {"7"}, "status": {"通常"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	waitMail(t, s, 1) // sending has begun
+	addr := s.ln.Addr().String()
+	require.NoError(t, r.stop(t))
+	require.Contains(t, r.log.String(), "dispatcher stopped")
+	require.Contains(t, r.log.String(), "store closed")
+	_, err = net.Dial("tcp", addr)
+	require.Error(t, err, "the listener is closed")
+	sent := s.sink.Count()
+
+	key, _, err := loadKey("", dir)
+	require.NoError(t, err)
+	sealer, err := newSealer(key)
+	require.NoError(t, err)
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "anpi.db"), &sqlite.Options{Sealer: sealer})
+	require.NoError(t, err)
+	defer st.Close()
+	surveys, err := st.ListSurveys(ctx, nil)
+	require.NoError(t, err)
+	require.Len(t, surveys, 1)
+	counts, err := st.CountDeliveries(ctx, surveys[0].ID)
+	require.NoError(t, err)
+	require.Zero(t, counts[anpi.Sending], "no delivery left claimed: %v", counts)
+	require.Equal(t, sent, counts[anpi.Sent], "every mail the sink took is recorded as sent: %v", counts)
+}
+
+func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-h"}, noEnv, &out, &out, nil)
+	require.True(t, errors.Is(err, flag.ErrHelp))
+	for _, want := range []string{"-addr\tANPI_ADDR", "-data\tANPI_DATA", "-base-url\tANPI_BASE_URL", "-postgres\tANPI_POSTGRES_URL",
+		"-smtp\tANPI_SMTP", "-smtp-from\tANPI_SMTP_FROM", "-encryption-key\tANPI_ENCRYPTION_KEY", "-jma-poll\tANPI_JMA_POLL",
+		"-demo-users\tANPI_DEMO_USERS", "-dev\tANPI_DEV", `(default "127.0.0.1:8080")`, `(default "./anpi-data")`} {
+		require.Contains(t, out.String(), want)
+	}
+}
+
+func TestConfigFromEnvironmentAndRefusals(t *testing.T) {
+	env := map[string]string{"ANPI_ADDR": "127.0.0.1:9999", "ANPI_JMA_POLL": "1", "ANPI_SMTP": "mail.example.jp:587", "ANPI_DEMO_USERS": "12"}
+	c, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9999", c.Addr)
+	require.True(t, c.JMAPoll)
+	require.False(t, c.Dev, "a relay means production mode unless -dev says otherwise")
+	require.Equal(t, 12, c.DemoUsers)
+	c, err = parseConfig([]string{"-addr", "127.0.0.1:1"}, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:1", c.Addr, "a flag wins over its variable")
+	c, err = parseConfig(nil, noEnv, io.Discard)
+	require.NoError(t, err)
+	require.True(t, c.Dev, "no relay: development mode")
+	require.Equal(t, "./anpi-data", c.Data)
+
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"-smtp", "nohost"}, nil, "-smtp"},
+		{[]string{"-smtp-tls", "maybe"}, nil, "-smtp-tls"},
+		{[]string{"-demo-users", "0"}, nil, "-demo-users"},
+		{[]string{"-base-url", "ftp://x"}, nil, "-base-url"},
+		{nil, map[string]string{"ANPI_JMA_POLL": "yes please"}, "ANPI_JMA_POLL"},
+	} {
+		_, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+		require.ErrorContains(t, err, tc.want)
+	}
+
+	// A configured key must be 32 bytes of base64; nothing is written.
+	dir := t.TempDir()
+	err = run(context.Background(), []string{"-data", dir, "-encryption-key", "c2hvcnQ="}, noEnv, io.Discard, io.Discard, nil)
+	require.ErrorContains(t, err, "-encryption-key: 5 bytes, want 32")
+	_, err = os.Stat(filepath.Join(dir, "anpi.db"))
+	require.True(t, os.IsNotExist(err))
 }

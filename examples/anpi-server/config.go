@@ -1,0 +1,169 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// config is what the flags and the environment say. Every flag has an
+// environment variable; a flag given on the command line wins over it.
+type config struct {
+	Addr          string
+	Data          string
+	BaseURL       string
+	PostgresURL   string
+	SMTP          string // relay host:port; empty: the in-process sink
+	SMTPFrom      string
+	SMTPUser      string
+	SMTPPassword  string
+	SMTPTLS       string // mandatory, opportunistic, none, implicit
+	EncryptionKey string // base64 of 32 bytes; empty: <data>/key
+	JMAPoll       bool
+	DemoUsers     int
+	Dev           bool
+
+	LINEToken    string
+	TwilioSID    string
+	TwilioToken  string
+	TwilioFrom   string
+	APNsKeyFile  string
+	APNsKeyID    string
+	APNsTeamID   string
+	APNsTopic    string
+	APNsSandbox  bool
+	devExplicit  bool // -dev or ANPI_DEV was given
+	baseExplicit bool // -base-url or ANPI_BASE_URL was given
+}
+
+// envFlag is one flag and the environment variable that sets its default.
+type envFlag struct {
+	name, env, usage string
+}
+
+// parseConfig reads args and the environment (getenv). -h prints the usage
+// to out and returns flag.ErrHelp.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("anpi-server", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var flags []envFlag
+	str := func(p *string, name, env, def, usage string) {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage)
+		flags = append(flags, envFlag{name, env, usage})
+	}
+	var boolErr error
+	boolean := func(p *bool, name, env string, def bool, usage string) {
+		if v := getenv(env); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil && boolErr == nil {
+				boolErr = fmt.Errorf("%s=%q: want 1, 0, true or false", env, v)
+			}
+			def = b
+		}
+		fs.BoolVar(p, name, def, usage)
+		flags = append(flags, envFlag{name, env, usage})
+	}
+	str(&c.Addr, "addr", "ANPI_ADDR", "127.0.0.1:8080", "listen address")
+	str(&c.Data, "data", "ANPI_DATA", "./anpi-data", "data directory: anpi.db, key, accounts.json")
+	str(&c.BaseURL, "base-url", "ANPI_BASE_URL", "", "public root URL of the answer links (default http://<addr>)")
+	str(&c.PostgresURL, "postgres", "ANPI_POSTGRES_URL", "", "PostgreSQL URL: use store/postgres instead of SQLite in <data>")
+	str(&c.SMTP, "smtp", "ANPI_SMTP", "", "SMTP relay host:port; empty runs an in-process mail sink (development)")
+	str(&c.SMTPFrom, "smtp-from", "ANPI_SMTP_FROM", "安否確認 <anpi@example.jp>", "From of the mails")
+	str(&c.SMTPUser, "smtp-user", "ANPI_SMTP_USER", "", "SMTP AUTH user (optional)")
+	str(&c.SMTPPassword, "smtp-password", "ANPI_SMTP_PASSWORD", "", "SMTP AUTH password (optional; prefer the variable)")
+	str(&c.SMTPTLS, "smtp-tls", "ANPI_SMTP_TLS", "mandatory", "TLS to the relay: mandatory (STARTTLS), opportunistic, none, implicit")
+	str(&c.EncryptionKey, "encryption-key", "ANPI_ENCRYPTION_KEY", "", "base64 of the 32-byte key sealing private contacts (default: generated once into <data>/key)")
+	boolean(&c.JMAPoll, "jma-poll", "ANPI_JMA_POLL", false, "poll the JMA Atom feeds and act on the documents")
+	fs.IntVar(&c.DemoUsers, "demo-users", 300, "users of the demo organisation seeded on first start")
+	flags = append(flags, envFlag{"demo-users", "ANPI_DEMO_USERS", "users of the demo organisation seeded on first start"})
+	if v := getenv("ANPI_DEMO_USERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("ANPI_DEMO_USERS=%q: not a number", v)
+		}
+		c.DemoUsers = n
+		fs.Lookup("demo-users").DefValue = v
+	}
+	boolean(&c.Dev, "dev", "ANPI_DEV", false, "development mode: /dev/mail, cookies without Secure on plain http (default: true when -smtp is empty)")
+	str(&c.LINEToken, "line-token", "ANPI_LINE_TOKEN", "", "LINE Messaging API channel access token (optional: enables LINE)")
+	str(&c.TwilioSID, "twilio-sid", "ANPI_TWILIO_SID", "", "Twilio account SID (optional: with -twilio-token and -twilio-from enables SMS)")
+	str(&c.TwilioToken, "twilio-token", "ANPI_TWILIO_TOKEN", "", "Twilio auth token (optional)")
+	str(&c.TwilioFrom, "twilio-from", "ANPI_TWILIO_FROM", "", "Twilio sending number, E.164 (optional)")
+	str(&c.APNsKeyFile, "apns-key", "ANPI_APNS_KEY_FILE", "", "APNs .p8 key file (optional: with -apns-key-id, -apns-team and -apns-topic enables APNs)")
+	str(&c.APNsKeyID, "apns-key-id", "ANPI_APNS_KEY_ID", "", "APNs key ID (optional)")
+	str(&c.APNsTeamID, "apns-team", "ANPI_APNS_TEAM_ID", "", "Apple team ID (optional)")
+	str(&c.APNsTopic, "apns-topic", "ANPI_APNS_TOPIC", "", "APNs topic, the app's bundle ID (optional)")
+	boolean(&c.APNsSandbox, "apns-sandbox", "ANPI_APNS_SANDBOX", false, "use the APNs development environment")
+	if boolErr != nil {
+		return nil, boolErr
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: anpi-server [flags]\n\nThe AnpiKit reference server. Every flag can be set by its environment variable;\na flag on the command line wins.\n\n")
+		for _, f := range flags {
+			fl := fs.Lookup(f.name)
+			def := fl.DefValue
+			if strings.Contains(f.name, "password") || f.name == "encryption-key" || strings.HasSuffix(f.name, "token") {
+				if def != "" {
+					def = "(set)"
+				}
+			}
+			if def != "" {
+				def = " (default " + strconv.Quote(def) + ")"
+			}
+			fmt.Fprintf(out, "  -%s\t%s\n      %s%s\n", f.name, f.env, f.usage, def)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "dev":
+			c.devExplicit = true
+		case "base-url":
+			c.baseExplicit = true
+		}
+	})
+	if getenv("ANPI_DEV") != "" {
+		c.devExplicit = true
+	}
+	if getenv("ANPI_BASE_URL") != "" {
+		c.baseExplicit = true
+	}
+	if !c.devExplicit {
+		c.Dev = c.SMTP == ""
+	}
+	if c.DemoUsers < 1 {
+		return nil, fmt.Errorf("-demo-users %d: want at least 1", c.DemoUsers)
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return nil, fmt.Errorf("-addr %q: %w", c.Addr, err)
+	}
+	if c.SMTP != "" {
+		if _, p, err := net.SplitHostPort(c.SMTP); err != nil {
+			return nil, fmt.Errorf("-smtp %q: want host:port: %w", c.SMTP, err)
+		} else if _, err := strconv.Atoi(p); err != nil {
+			return nil, fmt.Errorf("-smtp %q: port %q is not a number", c.SMTP, p)
+		}
+	}
+	switch c.SMTPTLS {
+	case "mandatory", "opportunistic", "none", "implicit":
+	default:
+		return nil, fmt.Errorf("-smtp-tls %q: want mandatory, opportunistic, none or implicit", c.SMTPTLS)
+	}
+	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		return nil, fmt.Errorf("-base-url %q: want an http:// or https:// URL", c.BaseURL)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	return c, nil
+}
