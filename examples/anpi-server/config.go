@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/mail"
 	"strconv"
 	"strings"
 )
@@ -25,6 +26,8 @@ type config struct {
 	JMAPoll       bool
 	DemoUsers     int
 	Dev           bool
+	AdminEmail    string
+	NewAPIKey     string // an action: create an API key so named, print it, exit
 
 	LINEToken    string
 	TwilioSID    string
@@ -81,8 +84,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	str(&c.SMTPTLS, "smtp-tls", "ANPI_SMTP_TLS", "mandatory", "TLS to the relay: mandatory (STARTTLS), opportunistic, none, implicit")
 	str(&c.EncryptionKey, "encryption-key", "ANPI_ENCRYPTION_KEY", "", "base64 of the 32-byte key sealing private contacts (default: generated once into <data>/key)")
 	boolean(&c.JMAPoll, "jma-poll", "ANPI_JMA_POLL", false, "poll the JMA Atom feeds and act on the documents")
-	fs.IntVar(&c.DemoUsers, "demo-users", 300, "users of the demo organisation seeded on first start")
-	flags = append(flags, envFlag{"demo-users", "ANPI_DEMO_USERS", "users of the demo organisation seeded on first start"})
+	demoUsage := "users of the demo organisation seeded into an empty store in development mode"
+	fs.IntVar(&c.DemoUsers, "demo-users", 300, demoUsage)
+	flags = append(flags, envFlag{"demo-users", "ANPI_DEMO_USERS", demoUsage})
 	if v := getenv("ANPI_DEMO_USERS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -91,6 +95,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		c.DemoUsers = n
 		fs.Lookup("demo-users").DefValue = v
 	}
+	str(&c.AdminEmail, "admin-email", "ANPI_ADMIN_EMAIL", defaultAdminEmail, "login of the administrator created on first start")
+	fs.StringVar(&c.NewAPIKey, "new-api-key", "", "create an API key for the administrator with this label, print it and exit")
+	flags = append(flags, envFlag{"new-api-key", "", "create an API key for the administrator with this label, print it and exit (the server need not stop)"})
 	boolean(&c.Dev, "dev", "ANPI_DEV", false, "development mode: /dev/mail, cookies without Secure on plain http (default: true when -smtp is empty)")
 	str(&c.LINEToken, "line-token", "ANPI_LINE_TOKEN", "", "LINE Messaging API channel access token (optional: enables LINE)")
 	str(&c.TwilioSID, "twilio-sid", "ANPI_TWILIO_SID", "", "Twilio account SID (optional: with -twilio-token and -twilio-from enables SMS)")
@@ -117,7 +124,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			if def != "" {
 				def = " (default " + strconv.Quote(def) + ")"
 			}
-			fmt.Fprintf(out, "  -%s\t%s\n      %s%s\n", f.name, f.env, f.usage, def)
+			env := f.env
+			if env == "" {
+				env = "(no variable)"
+			}
+			fmt.Fprintf(out, "  -%s\t%s\n      %s%s\n", f.name, env, f.usage, def)
 		}
 	}
 	if err := fs.Parse(args); err != nil {
@@ -142,6 +153,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	}
 	if !c.devExplicit {
 		c.Dev = c.SMTP == ""
+	}
+	if a, err := mail.ParseAddress(c.AdminEmail); err != nil || a.Address != c.AdminEmail {
+		return nil, fmt.Errorf("-admin-email %q: want a bare address such as admin@example.co.jp", c.AdminEmail)
 	}
 	if c.DemoUsers < 1 {
 		return nil, fmt.Errorf("-demo-users %d: want at least 1", c.DemoUsers)

@@ -147,7 +147,7 @@ func TestFirstStartSeedsAndPrintsThePasswordOnce(t *testing.T) {
 
 	// The password works, and only its hash is on disk, in files only the
 	// owner reads.
-	user, err := r.s.accounts.Authenticate(ctx, adminEmail, password)
+	user, err := r.s.accounts.Authenticate(ctx, defaultAdminEmail, password)
 	require.NoError(t, err)
 	require.Equal(t, adminID, user)
 	acct, err := os.ReadFile(filepath.Join(dir, "accounts.json"))
@@ -172,7 +172,7 @@ func TestFirstStartSeedsAndPrintsThePasswordOnce(t *testing.T) {
 	n, err = r2.s.st.CountUsers(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 60, n)
-	user, err = r2.s.accounts.Authenticate(ctx, adminEmail, password)
+	user, err = r2.s.accounts.Authenticate(ctx, defaultAdminEmail, password)
 	require.NoError(t, err)
 	require.Equal(t, adminID, user)
 	key2, err := os.ReadFile(filepath.Join(dir, "key"))

@@ -11,10 +11,11 @@ import (
 	"github.com/anpikit/anpi/rules"
 )
 
-// adminID and adminEmail are the demo administrator's user ID and login.
+// adminID is the administrator's user ID; his login email is
+// -admin-email (default defaultAdminEmail).
 const (
-	adminID    anpi.UserID = "admin"
-	adminEmail             = "admin@example.jp"
+	adminID           anpi.UserID = "admin"
+	defaultAdminEmail             = "admin@example.jp"
 )
 
 // office is a place where demo users live and work: its quake area
@@ -86,14 +87,42 @@ func demoRules() ([]*anpi.RuleRecord, error) {
 	return out, nil
 }
 
+// seedAdmin fills an empty production store with its administrator only
+// (SystemAdmin and CrisisManager, company-wide, with no contact) in a
+// top department, so that someone can log in and import the directory.
+func seedAdmin(ctx context.Context, st anpi.Store, now time.Time) error {
+	return st.InTx(ctx, func(tx anpi.Tx) error {
+		if err := tx.CreateDepartment(ctx, &anpi.Department{ID: "hq", Name: "本社"}); err != nil {
+			return fmt.Errorf("seed: department: %w", err)
+		}
+		u := &anpi.User{ID: adminID, EmployeeCode: "admin", Name: "管理者", Departments: []anpi.DepartmentID{"hq"},
+			Status: anpi.Active, Locale: anpi.Japanese, CreatedAt: now, UpdatedAt: now}
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return fmt.Errorf("seed: administrator: %w", err)
+		}
+		return grantAdmin(ctx, tx)
+	})
+}
+
+// grantAdmin gives the administrator his company-wide roles.
+func grantAdmin(ctx context.Context, tx anpi.Tx) error {
+	for _, role := range []anpi.Role{anpi.SystemAdmin, anpi.CrisisManager} {
+		if err := tx.GrantRole(ctx, anpi.RoleGrant{UserID: adminID, Role: role}); err != nil {
+			return fmt.Errorf("seed: grant %s: %w", role, err)
+		}
+	}
+	return nil
+}
+
 // seedDemo fills an empty store with the demo organisation, in one
 // transaction (a crash leaves nothing half-seeded): a department tree,
 // n users (the first is the administrator) spread over the offices, each
 // registered in his office's quake area and, on the coast, its tsunami
 // region, each with a private email at example.jp; the administrator's
 // grants (SystemAdmin and CrisisManager, company-wide); the default
-// auto-send rules. The random draws are fixed by seed.
-func seedDemo(ctx context.Context, st anpi.Store, n int, seed uint64, now time.Time) error {
+// auto-send rules. The administrator logs in, and is mailed, at adminEmail.
+// The random draws are fixed by seed.
+func seedDemo(ctx context.Context, st anpi.Store, n int, seed uint64, now time.Time, adminEmail string) error {
 	if n < 1 {
 		return fmt.Errorf("seed: want at least 1 demo user, got %d", n)
 	}
@@ -155,10 +184,8 @@ func seedDemo(ctx context.Context, st anpi.Store, n int, seed uint64, now time.T
 				return fmt.Errorf("seed: contact of %s: %w", u.ID, err)
 			}
 		}
-		for _, role := range []anpi.Role{anpi.SystemAdmin, anpi.CrisisManager} {
-			if err := tx.GrantRole(ctx, anpi.RoleGrant{UserID: adminID, Role: role}); err != nil {
-				return fmt.Errorf("seed: grant %s: %w", role, err)
-			}
+		if err := grantAdmin(ctx, tx); err != nil {
+			return err
 		}
 		for _, r := range rs {
 			r.UpdatedAt = now

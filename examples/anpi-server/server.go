@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,13 +12,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/anpikit/anpi/anpi"
 	"github.com/anpikit/anpi/anpi/dispatch"
-	"github.com/anpikit/anpi/anpi/web"
 	"github.com/anpikit/anpi/channel"
 	"github.com/anpikit/anpi/channel/apns"
 	"github.com/anpikit/anpi/channel/email"
@@ -41,9 +37,8 @@ type server struct {
 	svc      *anpi.Service
 	disp     *dispatch.Dispatcher
 	sink     *smtpsink.Server // development mode only
-	accounts *web.MemAccounts
+	accounts *accountsFile
 	acctPath string
-	acctMu   sync.Mutex // serializes saves of accounts.json
 	counters *counters
 	channels []anpi.Channel // channels with a sender, in fallback order
 	ln       net.Listener
@@ -67,6 +62,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	s := &server{cfg: cfg, log: log, counters: newCounters()}
 
+	if cfg.NewAPIKey != "" {
+		return newAPIKey(cfg.Data, cfg.NewAPIKey, stdout)
+	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -107,20 +105,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}()
 
-	// First start: an empty store gets the demo organisation.
+	// First start: an empty store gets the demo organisation in
+	// development mode, and only its administrator in production.
 	n, err := s.st.CountUsers(ctx)
 	if err != nil {
 		return fmt.Errorf("read the store: %w", err)
 	}
-	seeded := false
-	if n == 0 {
-		if err := seedDemo(ctx, s.st, cfg.DemoUsers, uint64(time.Now().UnixNano()), time.Now()); err != nil {
+	seeded, password := "", ""
+	switch {
+	case n > 0:
+	case cfg.Dev:
+		if err := seedDemo(ctx, s.st, cfg.DemoUsers, uint64(time.Now().UnixNano()), time.Now(), cfg.AdminEmail); err != nil {
 			return err
 		}
-		seeded = true
-		log.Info("seeded the demo organisation", "users", cfg.DemoUsers)
+		seeded = fmt.Sprintf("seeded a demo organisation of %d users and the default auto-send rules", cfg.DemoUsers)
+	default:
+		if err := seedAdmin(ctx, s.st, time.Now()); err != nil {
+			return err
+		}
+		seeded = "created the administrator; import the directory (users, departments) and set the rules"
 	}
-	password, err := s.loadAccounts()
+	if seeded != "" {
+		log.Info(seeded)
+	}
+	s.acctPath = filepath.Join(cfg.Data, "accounts.json")
+	s.accounts, password, err = openAccounts(s.acctPath, cfg.AdminEmail, log)
 	if err != nil {
 		return err
 	}
@@ -215,9 +224,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	stopDisp()
 	<-dispDone
 	log.Info("dispatcher stopped")
-	if err := s.saveAccounts(); err != nil {
-		serr = errors.Join(serr, err)
-	}
 	if errors.Is(serr, http.ErrServerClosed) {
 		serr = nil
 	}
@@ -326,58 +332,9 @@ func (s *server) handleDocument(ctx context.Context, data []byte) (*anpi.Outcome
 	return out, err
 }
 
-// loadAccounts reads <data>/accounts.json, or, when it does not exist,
-// creates the administrator's login with a random password, saves the
-// accounts (hashes only, mode 0600) and returns the password, to be shown
-// once.
-func (s *server) loadAccounts() (password string, err error) {
-	s.accounts = web.NewMemAccounts(nil)
-	s.acctPath = filepath.Join(s.cfg.Data, "accounts.json")
-	b, err := os.ReadFile(s.acctPath)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(b, s.accounts); err != nil {
-			return "", fmt.Errorf("%s: %w", s.acctPath, err)
-		}
-		return "", nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return "", err
-	}
-	password, err = randomPassword()
-	if err != nil {
-		return "", err
-	}
-	if err := s.accounts.SetPassword(adminID, adminEmail, password); err != nil {
-		return "", err
-	}
-	b, err = json.MarshalIndent(s.accounts, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	if err := writeFileAtomic(s.acctPath, append(b, '\n'), true); err != nil {
-		return "", fmt.Errorf("save the accounts: %w", err)
-	}
-	return password, nil
-}
-
-// saveAccounts writes the accounts (hashes only) to <data>/accounts.json,
-// so API keys created while running survive a restart.
-func (s *server) saveAccounts() error {
-	s.acctMu.Lock()
-	defer s.acctMu.Unlock()
-	b, err := json.MarshalIndent(s.accounts, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(s.acctPath, append(b, '\n'), false); err != nil {
-		return fmt.Errorf("save the accounts: %w", err)
-	}
-	return nil
-}
-
 // banner prints where to open the server, and the administrator's
 // password on the first start only.
-func (s *server) banner(w io.Writer, storeDesc string, seeded bool, password string) {
+func (s *server) banner(w io.Writer, storeDesc, seeded, password string) {
 	mode := "production mode: mail goes to " + s.cfg.SMTP
 	if s.cfg.SMTP == "" {
 		mode = "development mode: mail goes to the in-process sink"
@@ -392,12 +349,12 @@ func (s *server) banner(w io.Writer, storeDesc string, seeded bool, password str
 		fmt.Fprintf(w, "  quake:  %s/dev/quake (simulate an earthquake)\n", s.URL())
 	}
 	fmt.Fprintf(w, "  health: %s/healthz  %s/readyz  %s/metrics\n", s.URL(), s.URL(), s.URL())
-	if seeded {
-		fmt.Fprintf(w, "First start: seeded a demo organisation of %d users and the default auto-send rules.\n", s.cfg.DemoUsers)
+	if seeded != "" {
+		fmt.Fprintf(w, "First start: %s.\n", seeded)
 	}
 	if password != "" {
 		fmt.Fprintf(w, "Administrator login (shown only this once; only its hash is kept, in %s):\n", s.acctPath)
-		fmt.Fprintf(w, "  open:     %s/admin/\n  email:    %s\n  password: %s\n", s.URL(), adminEmail, password)
+		fmt.Fprintf(w, "  open:     %s/admin/\n  email:    %s\n  password: %s\n", s.URL(), s.cfg.AdminEmail, password)
 	}
 	fmt.Fprintf(w, "Stop with Ctrl-C.\n")
 }
