@@ -264,10 +264,22 @@ func joinErrors(errs []error) error {
 }
 
 // syncDirectory brings the rules index up to date with the directory: every
-// active user with his regions. It lists the users on every call (the store
-// has no change feed) and touches the index only for users whose regions
-// changed, so the index keeps its ordinals.
+// active user with his regions. It lists the users again only when the
+// store's users version moved since it last did (reading 100,000 users
+// took most of a second, before the first message of a send could go),
+// and touches the index only for users whose regions changed, so the
+// index keeps its ordinals.
 func (s *Service) syncDirectory(ctx context.Context) error {
+	// The version is read before the users: a write that commits in
+	// between moves it again, and the next call reads once more.
+	v, err := s.st.UsersVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("anpi: read the directory's version: %w", err)
+	}
+	if s.known != nil && v == s.knownAt {
+		s.dir = s.known
+		return nil
+	}
 	users, err := s.st.ListUsers(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("anpi: read the directory: %w", err)
@@ -304,7 +316,7 @@ func (s *Service) syncDirectory(ctx context.Context) error {
 		}
 	}
 	s.groups = groups
-	s.dir = dir
+	s.dir, s.known, s.knownAt = dir, dir, v
 	return nil
 }
 

@@ -142,8 +142,13 @@ type Service struct {
 	// dir is the directory as syncDirectory read it, while the report that
 	// read it is being acted on (nil otherwise): send takes its recipients'
 	// records from it instead of reading them again, one by one.
-	dir    map[UserID]*User
-	rules  map[string]ruleInfo // what the Service knows of each rule it loaded
+	dir map[UserID]*User
+	// known is the directory as last read, at store version knownAt
+	// (Store.UsersVersion): syncDirectory reads it again only when the
+	// version moved.
+	known   map[UserID]*User
+	knownAt int64
+	rules   map[string]ruleInfo // what the Service knows of each rule it loaded
 	retryR []*jma.Report       // documents the store refused before they were applied
 	retryD []pendingDecision
 }

@@ -67,6 +67,11 @@ type DirectoryTx interface {
 	ListUsers(ctx context.Context, q *UserQuery) ([]*User, error)
 	// CountUsers returns the number of users.
 	CountUsers(ctx context.Context) (int, error)
+	// UsersVersion returns a number that changes whenever a transaction
+	// that created, updated or deleted a user commits (it may also change
+	// when nothing did). The engine reads the whole directory again only
+	// when it moved, instead of once per JMA document.
+	UsersVersion(ctx context.Context) (int64, error)
 
 	// CreateDepartment adds a department; its parent must exist.
 	CreateDepartment(ctx context.Context, d *Department) error

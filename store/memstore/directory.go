@@ -46,6 +46,7 @@ func (t *tx) CreateUser(ctx context.Context, u *anpi.User) error {
 	put(t, t.d.users, c.ID, c)
 	put(t, t.d.byCode, c.EmployeeCode, c.ID)
 	t.usersChanged()
+	t.usersWritten()
 	return nil
 }
 
@@ -79,6 +80,7 @@ func (t *tx) UpdateUser(ctx context.Context, u *anpi.User) error {
 	del(t, t.d.byCode, old.EmployeeCode)
 	put(t, t.d.users, c.ID, c)
 	put(t, t.d.byCode, c.EmployeeCode, c.ID)
+	t.usersWritten()
 	return nil
 }
 
@@ -102,6 +104,7 @@ func (t *tx) DeleteUser(ctx context.Context, id anpi.UserID) error {
 	del(t, t.d.byCode, u.EmployeeCode)
 	del(t, t.d.users, id)
 	t.usersChanged()
+	t.usersWritten()
 	return nil
 }
 
@@ -180,6 +183,14 @@ func (t *tx) CountUsers(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return len(t.d.users), nil
+}
+
+// UsersVersion is the count of user writes.
+func (t *tx) UsersVersion(ctx context.Context) (int64, error) {
+	if err := t.begin(ctx); err != nil {
+		return 0, err
+	}
+	return t.d.usersVersion, nil
 }
 
 func (t *tx) CreateDepartment(ctx context.Context, d *anpi.Department) error {

@@ -43,6 +43,7 @@ type respOwner struct {
 // to put the old pointer back.
 type data struct {
 	users        map[anpi.UserID]*anpi.User
+	usersVersion int64 // UsersVersion: moved by every write of a user
 	byCode       map[string]anpi.UserID
 	depts        map[anpi.DepartmentID]*anpi.Department
 	grants       map[anpi.RoleGrant]struct{}
@@ -95,6 +96,10 @@ func (d *data) sortedUserIDs() []anpi.UserID {
 	}
 	return d.userIndex.ids
 }
+
+// usersWritten moves the users version (UsersVersion). A rollback does
+// not move it back: the version may change when nothing did.
+func (t *tx) usersWritten() { t.d.usersVersion++ }
 
 // usersChanged invalidates the sorted user IDs, now and on undo.
 func (t *tx) usersChanged() {

@@ -63,6 +63,7 @@ func (t *tx) writeUser(ctx context.Context, op string, c *anpi.User, insert bool
 			return err
 		}
 	}
+	t.usersWritten = true
 	return nil
 }
 
@@ -146,6 +147,7 @@ func (t *tx) DeleteUser(ctx context.Context, id anpi.UserID) error {
 	if res.RowsAffected() == 0 {
 		return anpi.Errorf(anpi.NotFound, "postgres: delete user %s: does not exist", id)
 	}
+	t.usersWritten = true
 	return nil
 }
 
@@ -252,6 +254,17 @@ func (t *tx) CountUsers(ctx context.Context) (int, error) {
 	}
 	var n int
 	_, err := t.one(ctx, "count users", "SELECT COUNT(*) FROM {users}", nil, &n)
+	return n, err
+}
+
+// UsersVersion reads the counter that flush moves once per transaction
+// that wrote users (migration 0006).
+func (t *tx) UsersVersion(ctx context.Context) (int64, error) {
+	if err := t.begin(ctx); err != nil {
+		return 0, err
+	}
+	var n int64
+	_, err := t.one(ctx, "users version", "SELECT n FROM {users_version}", nil, &n)
 	return n, err
 }
 

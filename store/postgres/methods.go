@@ -52,6 +52,11 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	return view(s, ctx, func(t *tx) (int, error) { return t.CountUsers(ctx) })
 }
 
+// UsersVersion implements anpi.DirectoryTx.
+func (s *Store) UsersVersion(ctx context.Context) (int64, error) {
+	return view(s, ctx, func(t *tx) (int64, error) { return t.UsersVersion(ctx) })
+}
+
 // CreateDepartment implements anpi.DirectoryTx.
 func (s *Store) CreateDepartment(ctx context.Context, d *anpi.Department) error {
 	return s.update(ctx, func(t *tx) error { return t.CreateDepartment(ctx, d) })

@@ -13,6 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// undoMigration6 drops the users version of migration 6 from schema.
+func undoMigration6(schema string) string {
+	return fmt.Sprintf("DROP TABLE %s.users_version;\n", pgx.Identifier{schema}.Sanitize())
+}
+
 // undoMigration5 turns the indexes of schema's deliveries back into what
 // version 4 had (the caller deletes the version rows).
 func undoMigration5(schema string) string {
@@ -71,7 +76,7 @@ func TestMigrateFromVersion4(t *testing.T) {
 	require.Equal(t, []anpi.DeliveryID{"e0"}, deliveryIDs(got))
 	require.NoError(t, st.Close())
 
-	_, err = rawPool(t).Exec(ctx, undoMigration5(schema)+fmt.Sprintf("DELETE FROM %s.schema_version WHERE version > 4", pgx.Identifier{schema}.Sanitize()))
+	_, err = rawPool(t).Exec(ctx, undoMigration6(schema)+undoMigration5(schema)+fmt.Sprintf("DELETE FROM %s.schema_version WHERE version > 4", pgx.Identifier{schema}.Sanitize()))
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 2, 3, 4}, schemaVersions(t, schema))
 	require.Equal(t, []string{"deliveries_claim", "deliveries_pkey", "deliveries_survey_id_user_id_channel_contact_id_round_key"}, deliveryIndexes(t, schema))

@@ -44,6 +44,12 @@ func tallyGroups(tl *anpi.Tally) ([]groupKey, map[groupKey]*anpi.GroupTally) {
 // the deltas to the counter rows with upserts (INSERT … ON CONFLICT DO
 // UPDATE SET n = n + delta).
 func (t *tx) flush(ctx context.Context) error {
+	if t.usersWritten {
+		if _, err := t.exec(ctx, "move the users version", "UPDATE {users_version} SET n = n + 1"); err != nil {
+			return err
+		}
+		t.usersWritten = false
+	}
 	if len(t.pending) == 0 {
 		return nil
 	}

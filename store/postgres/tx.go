@@ -24,6 +24,9 @@ type tx struct {
 	// in one statement per survey, before the commit and before anything
 	// reads the counters.
 	pending map[anpi.SurveyID]*anpi.Tally
+	// usersWritten says that the transaction wrote users: flush moves
+	// the users version (UsersVersion) once for all of them.
+	usersWritten bool
 }
 
 var _ anpi.Tx = (*tx)(nil)

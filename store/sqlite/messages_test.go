@@ -28,7 +28,7 @@ func TestMigrateFromVersion3(t *testing.T) {
 
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
 	require.NoError(t, err)
-	_, err = db.Exec(undoMigration6 + undoMigration5 + "DROP TABLE posts; DROP TABLE boards; DROP TABLE messages; DROP TABLE thread_members; DROP TABLE threads; DELETE FROM schema_migrations WHERE version > 3")
+	_, err = db.Exec(undoMigration7 + undoMigration6 + undoMigration5 + "DROP TABLE posts; DROP TABLE boards; DROP TABLE messages; DROP TABLE thread_members; DROP TABLE threads; DELETE FROM schema_migrations WHERE version > 3")
 	require.NoError(t, err)
 	v, err := schemaVersion(ctx, db)
 	require.NoError(t, err)

@@ -13,6 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// undoMigration7 drops the users version of migration 7.
+const undoMigration7 = "DROP TABLE users_version;\n"
+
 // undoMigration6 turns deliveries back into the WITHOUT ROWID table, with
 // its foreign key, of version 5 (the caller deletes the version rows).
 const undoMigration6 = `CREATE TABLE deliveries_5 (
@@ -109,7 +112,7 @@ func TestMigrateFromVersion4(t *testing.T) {
 
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
 	require.NoError(t, err)
-	_, err = db.Exec(undoMigration6 + undoMigration5 + "DELETE FROM schema_migrations WHERE version > 4")
+	_, err = db.Exec(undoMigration7 + undoMigration6 + undoMigration5 + "DELETE FROM schema_migrations WHERE version > 4")
 	require.NoError(t, err)
 	v, err := schemaVersion(ctx, db)
 	require.NoError(t, err)

@@ -692,3 +692,29 @@ func TestRuleSpecKeptByteForByte(t *testing.T) {
 	require.Len(t, rs, 1)
 	require.Equal(t, string(spec), string(rs[0].Spec))
 }
+
+// TestMigrateFromVersion6 opens a database of version 6 (no users version
+// yet): the upgrade adds the counter at 0 for the users already there,
+// and the next write of a user moves it.
+func TestMigrateFromVersion6(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "v6.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+	require.NoError(t, err)
+	require.NoError(t, migrate(ctx, db, 6, time.Now, nil))
+	var n int
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM sqlite_master WHERE name = 'users_version'").Scan(&n))
+	require.Zero(t, n, "version 6 has no users version")
+	require.NoError(t, db.Close())
+
+	st, err := Open(ctx, path, &Options{AllowPlaintextContacts: true})
+	require.NoError(t, err)
+	defer st.Close()
+	v, err := st.UsersVersion(ctx)
+	require.NoError(t, err)
+	require.NoError(t, st.CreateDepartment(ctx, &anpi.Department{ID: "hq", Name: "本社"}))
+	require.NoError(t, st.CreateUser(ctx, &anpi.User{ID: "u1", EmployeeCode: "E1", Name: "安否 太郎", Departments: []anpi.DepartmentID{"hq"}, Status: anpi.Active, Locale: anpi.Japanese}))
+	v2, err := st.UsersVersion(ctx)
+	require.NoError(t, err)
+	require.Greater(t, v2, v, "a created user moves the version")
+}

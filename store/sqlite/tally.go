@@ -241,6 +241,12 @@ func rows(tl *anpi.Tally) map[rowKey]*counterRow {
 // flush writes the pending tally changes: each touched row is read,
 // changed and written back (or deleted when it counts nothing).
 func (t *tx) flush(ctx context.Context) error {
+	if t.usersWritten {
+		if _, err := t.exec(ctx, "move the users version", "UPDATE users_version SET n = n + 1"); err != nil {
+			return err
+		}
+		t.usersWritten = false
+	}
 	if len(t.pending) == 0 {
 		return nil
 	}

@@ -26,6 +26,9 @@ type tx struct {
 	// surveys are the surveys this transaction read, decoded; a write of
 	// a survey drops its entry.
 	surveys map[anpi.SurveyID]*anpi.Survey
+	// usersWritten says that the transaction wrote users: flush moves
+	// the users version (UsersVersion) once for all of them.
+	usersWritten bool
 }
 
 var _ anpi.Tx = (*tx)(nil)

@@ -284,3 +284,49 @@ func testRoles(t *testing.T, st anpi.Store) {
 	require.NoError(t, err)
 	require.Equal(t, []anpi.RoleGrant{g1}, got)
 }
+
+// testUsersVersion: every committed write of users moves the version,
+// reads and writes of other things do not, and a transaction that writes
+// many users moves it (at least) once.
+func testUsersVersion(t *testing.T, st anpi.Store) {
+	ctx := t.Context()
+	version := func() int64 {
+		t.Helper()
+		v, err := st.UsersVersion(ctx)
+		require.NoError(t, err)
+		return v
+	}
+	mustDept(t, st, "hq", "")
+	v0 := version()
+	require.Equal(t, v0, version(), "reading moves nothing")
+
+	mustUser(t, st, newUser("u1", "E001", "hq"))
+	v1 := version()
+	require.NotEqual(t, v0, v1, "a created user")
+	_, err := st.GetUser(ctx, "u1")
+	require.NoError(t, err)
+	_, err = st.ListUsers(ctx, nil)
+	require.NoError(t, err)
+	mustDept(t, st, "sales", "hq")
+	require.Equal(t, v1, version(), "reads of users and a department written move nothing")
+
+	u := newUser("u1", "E001", "hq")
+	u.Name = "改名 太郎"
+	require.NoError(t, st.UpdateUser(ctx, u))
+	v2 := version()
+	require.NotEqual(t, v1, v2, "an updated user")
+
+	require.NoError(t, st.InTx(ctx, func(tx anpi.Tx) error {
+		for i := range 3 {
+			if err := tx.CreateUser(ctx, newUser(fmt.Sprintf("v%d", i), fmt.Sprintf("V%03d", i), "hq")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	v3 := version()
+	require.NotEqual(t, v2, v3, "users created in one transaction")
+
+	require.NoError(t, st.DeleteUser(ctx, "v0"))
+	require.NotEqual(t, v3, version(), "a deleted user")
+}

@@ -22,6 +22,7 @@ func checks() []check {
 	return []check{
 		{"Users", testUsers},
 		{"ListUsers", testListUsers},
+		{"UsersVersion", testUsersVersion},
 		{"Departments", testDepartments},
 		{"Roles", testRoles},
 		{"Contacts", testContacts},
