@@ -43,4 +43,42 @@
 // room in it. The origin check compares Origin with the request's Host:
 // a reverse proxy in front must pass the Host on (modern browsers send
 // Sec-Fetch-Site, which is checked instead when present).
+//
+// # Administrator pages and API
+//
+// NewAdminHandler serves the administrators' side, to be mounted with
+// http.StripPrefix under any prefix (every link and redirect is relative).
+// Administrators log in with a password (Accounts; MemAccounts keeps
+// argon2id hashes and persists as JSON); API clients send
+// "Authorization: Bearer <key>". What a user may see or do is decided by
+// the Service from his role grants: a manager scoped to a department sees
+// only the surveys that reached his department, and only his department
+// of them.
+//
+//	GET  /login, POST /login     password login; failed logins are limited per email and per client (429)
+//	POST /logout                 ends the session on the server
+//	GET  /                       the surveys the administrator may see, with response rates
+//	GET  /surveys/{id}           live tally (refreshes every 5 s): rates, answers with an SVG chart,
+//	                             departments rolled up, regions, answer-time quartiles, the unanswered
+//	POST /surveys/{id}/followup  a follow-up to the unanswered, or to those who chose an answer
+//	GET  /surveys/{id}/export.csv  Service.ExportCSV (audited); ?department=&region=&question=&choice=&notanswered=1
+//	GET  /send, POST /send       manual send, optionally a test send to oneself first
+//	GET  /feed, POST /feed       upload a JMA XML document (16 MiB at most); needs StartSend company-wide
+//	GET  /rules, POST /rules/simulate  the rules, and who a quake at an area and intensity would reach
+//	GET  /contacts               contact status per user (never an address), users without a private contact
+//	GET  /api/surveys            JSON; GET /api/surveys/{id}/tally, GET /api/surveys/{id}/export.csv,
+//	                             POST /api/surveys (a SendRequest), POST /api/documents (raw XML),
+//	                             GET /api/audit, GET /api/users, GET /api/rules, POST /api/rules/simulate
+//
+// Sessions live in memory, keyed by a random 256-bit ID kept in an
+// HttpOnly, SameSite=Lax, Secure cookie (AdminOptions.InsecureCookies
+// drops Secure for plain-HTTP development), and end after
+// AdminOptions.SessionTTL (12 h) on the injected clock. Every page POST is
+// size-limited, must come from the same origin and carries a CSRF field,
+// an HMAC of the session ID; the login form's is an HMAC of a nonce
+// cookie. The API ignores the cookie, so it needs no CSRF field; its errors
+// are JSON {"error", "code"} with the HTTP status of anpi.Code (internal
+// details go to the log only). Responses carry the same security headers as
+// the answer pages. The log never receives a password, key, session ID or
+// CSRF field.
 package web
