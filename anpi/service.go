@@ -149,8 +149,8 @@ type Service struct {
 	known   map[UserID]*User
 	knownAt int64
 	rules   map[string]ruleInfo // what the Service knows of each rule it loaded
-	retryR []*jma.Report       // documents the store refused before they were applied
-	retryD []pendingDecision
+	retryR  []*jma.Report       // documents the store refused before they were applied
+	retryD  []pendingDecision
 }
 
 // ruleInfo is what a survey keeps of the rule that started it.
