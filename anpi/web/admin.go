@@ -153,6 +153,7 @@ func NewAdminHandler(svc AdminService, accounts Accounts, opts *AdminOptions) ht
 	m.HandleFunc("POST /feed", h.page(h.feedPost))
 	m.HandleFunc("GET /rules", h.page(h.rulesGet))
 	m.HandleFunc("POST /rules/simulate", h.page(h.simulate))
+	m.HandleFunc("GET /rules/simulate", h.page(func(rq *req) { seeOther(rq.w, "../rules") })) // the language link of a result
 	m.HandleFunc("GET /contacts", h.page(h.contacts))
 	m.HandleFunc("GET /api/surveys", h.api(h.apiSurveys))
 	m.HandleFunc("POST /api/surveys", h.api(h.apiStart))

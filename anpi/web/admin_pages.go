@@ -118,7 +118,12 @@ type surveyView struct {
 	Times             anpi.Quartiles
 	Depts, Regions    []groupRow
 	Unanswered        []personRow
+	UnansweredTotal   int // the list shows at most maxUnansweredShown
 }
+
+// maxUnansweredShown bounds the unanswered names a tally page lists (it
+// refreshes every 5 seconds); the CSV export has them all.
+const maxUnansweredShown = 500
 
 type tallyQuestion struct {
 	ID, Label string
@@ -263,13 +268,14 @@ func (h *admin) survey(rq *req) {
 		g := t.Regions[k]
 		v.Regions = append(v.Regions, groupRow{Name: k, Targets: g.Targets, Answered: g.Answered, Rate: g.ResponseRate()})
 	}
-	for _, u := range un {
+	for _, u := range un[:min(len(un), maxUnansweredShown)] {
 		name := u.Name
 		if name == "" {
 			name = string(u.UserID)
 		}
 		v.Unanswered = append(v.Unanswered, personRow{Name: name, Depts: deptNames(tree, u.Departments)})
 	}
+	v.UnansweredTotal = len(un)
 	h.show(rq, http.StatusOK, &adminPage{Survey: v, Refresh: true})
 }
 
@@ -357,8 +363,11 @@ func safeFileName(s string) string {
 // sendView is the manual send form.
 type sendView struct {
 	Title, Template, Regions, Users string
-	Everyone, Subtree, Test         bool
-	Depts                           []deptOption
+	// The message in the legacy layout (LegacyMessage), used when
+	// Occurrence is set: the mail service administrators know.
+	Occurrence, StatusNote, InstructionNote, Place, Sender string
+	Everyone, Subtree, Test                                bool
+	Depts                                                  []deptOption
 }
 
 type deptOption struct {
@@ -388,7 +397,16 @@ func (h *admin) sendPost(rq *req) {
 	f := rq.r.PostForm
 	v := &sendView{Title: strings.TrimSpace(f.Get("title")), Template: strings.TrimSpace(f.Get("template")), Regions: f.Get("regions"),
 		Users: f.Get("users"), Everyone: f.Get("everyone") == "1", Subtree: f.Get("subtree") == "1", Test: f.Get("test") == "1"}
+	v.Occurrence, v.StatusNote, v.InstructionNote = strings.TrimSpace(f.Get("occurrence")), strings.TrimSpace(f.Get("status_note")), strings.TrimSpace(f.Get("instruction_note"))
+	v.Place, v.Sender = strings.TrimSpace(f.Get("place")), strings.TrimSpace(f.Get("sender"))
 	req := &anpi.SendRequest{Title: v.Title, TemplateID: anpi.TemplateID(v.Template)}
+	if v.Occurrence != "" || v.Sender != "" || v.StatusNote != "" || v.InstructionNote != "" || v.Place != "" {
+		req.Legacy = &anpi.LegacyMessage{Occurrence: v.Occurrence, StatusNote: v.StatusNote, InstructionNote: v.InstructionNote, Place: v.Place, Sender: v.Sender}
+		if err := req.Legacy.Validate(); err != nil {
+			h.sendForm(rq, http.StatusBadRequest, v, f["dept"], rq.m.Invalid+" ("+strings.TrimPrefix(err.Error(), "anpi: ")+")")
+			return
+		}
+	}
 	req.Targeting.Everyone = v.Everyone
 	for _, d := range f["dept"] {
 		req.Targeting.Departments = append(req.Targeting.Departments, anpi.DepartmentTarget{ID: anpi.DepartmentID(d), IncludeSubtree: v.Subtree})

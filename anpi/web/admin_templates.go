@@ -10,22 +10,23 @@ import (
 
 // adminMessages are the administrator pages' fixed texts in one locale.
 type adminMessages struct {
-	LangName, Other, OtherName                                            string
-	Home, Send, Feed, Rules, Contacts, Logout, Login, Email, Password     string
-	Surveys, Title, Kind, Status, Started, Rate, NoSurveys, Drill, Test   string
-	Answered, Targets, Answers, Chart, ByDept, ByDeptNote, ByRegion, Dept string
-	Region, Times, Q1, Median, Q3, Unanswered, None, Export, Refreshing   string
-	FollowUp, FollowUpTo, ToUnanswered, ToChose, Message, Start           string
-	Targeting, Everyone, Depts, Subtree, Regions, RegionsHint, Users      string
-	UsersHint, TestFirst, TestNote, Template, TemplateHint, StartedText   string
-	FeedNote, Upload, Document, Outcome, Rule, Action, Survey, Asked      string
-	Queued, NoContact, Note, Decisions, Enabled, Version, Updated         string
-	Simulate, Area, AreaHint, Pref, Intensity, WouldAsk, OutOfScope       string
-	Name, ContactKinds, NoPrivate, Verified, Failed, Broken, Registered   string
-	Unverified, ShownBy                                                   string
-	NotFound, Denied, Invalid, Internal, Unavailable, Forbidden           string
-	BadRequest, LoggedOut, LoginFailed, TooMany, TooLarge, Kinds          string
-	KindNames                                                             map[anpi.SurveyKind]string
+	LangName, Other, OtherName                                                 string
+	Home, Send, Feed, Rules, Contacts, Logout, Login, Email, Password          string
+	Surveys, Title, Kind, Status, Started, Rate, NoSurveys, Drill, Test        string
+	Answered, Targets, Answers, Chart, ByDept, ByDeptNote, ByRegion, Dept      string
+	Region, Times, Q1, Median, Q3, Unanswered, None, Export, Refreshing        string
+	FollowUp, FollowUpTo, ToUnanswered, ToChose, Message, Start                string
+	Targeting, Everyone, Depts, Subtree, Regions, RegionsHint, Users           string
+	UsersHint, TestFirst, TestNote, Template, TemplateHint, StartedText        string
+	FeedNote, Upload, Document, Outcome, Rule, Action, Survey, Asked           string
+	Queued, NoContact, Note, Decisions, Enabled, Version, Updated              string
+	Simulate, Area, AreaHint, Pref, Intensity, WouldAsk, OutOfScope            string
+	Name, ContactKinds, NoPrivate, Verified, Failed, Broken, Registered        string
+	Unverified, ShownBy                                                        string
+	Legacy, LegacyHint, Occurrence, StatusNote, InstructionNote, Place, Sender string
+	NotFound, Denied, Invalid, Internal, Unavailable, Forbidden                string
+	BadRequest, LoggedOut, LoginFailed, TooMany, TooLarge, Kinds               string
+	KindNames                                                                  map[anpi.SurveyKind]string
 }
 
 // msgsAdmin returns the administrator pages' texts in locale l.
@@ -60,7 +61,9 @@ func msgsAdmin(l anpi.Locale) *adminMessages {
 			Forbidden: "This form has expired. Please reload the page and try again.", BadRequest: "The form could not be read.",
 			LoggedOut: "Your session has ended. Please log in again.", LoginFailed: "Wrong email or password.",
 			TooMany: "Too many failed logins. Please wait and try again.", TooLarge: "The document is larger than 16 MiB.",
-			Kinds: "Kind",
+			Kinds:  "Kind",
+			Legacy: "Message", LegacyHint: "Optional. With an occurrence and a sender, the message is laid out as in the legacy mail service instead of the template.",
+			Occurrence: "Occurrence (e.g. Earthquake)", StatusNote: "Situation", InstructionNote: "Instruction", Place: "Place", Sender: "Sender",
 			KindNames: map[anpi.SurveyKind]string{anpi.ManualSurvey: "manual", anpi.AutoSurvey: "automatic", anpi.TestSurvey: "test",
 				anpi.DrillSurvey: "drill", anpi.ContactCheckSurvey: "contact check"},
 		}
@@ -94,7 +97,9 @@ func msgsAdmin(l anpi.Locale) *adminMessages {
 		Forbidden: "このフォームは無効です。ページを読み込み直してからお試しください。", BadRequest: "フォームを読み取れませんでした。",
 		LoggedOut: "ログインの有効期限が切れました。もう一度ログインしてください。", LoginFailed: "メールアドレスまたはパスワードが違います。",
 		TooMany: "ログインの失敗が多すぎます。しばらく待ってからお試しください。", TooLarge: "電文が16MiBを超えています。",
-		Kinds: "種別",
+		Kinds:  "種別",
+		Legacy: "本文", LegacyHint: "任意。発生区分と発信者を入れると、テンプレートの代わりに従来の連絡メールの形式で送ります。",
+		Occurrence: "発生区分（例: 地震発生）", StatusNote: "状況", InstructionNote: "指示", Place: "場所", Sender: "発信者",
 		KindNames: map[anpi.SurveyKind]string{anpi.ManualSurvey: "手動", anpi.AutoSurvey: "自動", anpi.TestSurvey: "テスト",
 			anpi.DrillSurvey: "訓練", anpi.ContactCheckSurvey: "連絡先確認"},
 	}
@@ -237,12 +242,13 @@ const adminTemplate = `<!DOCTYPE html>
 <tr><td>{{.Name}}</td><td class="n">{{.Targets}}</td><td class="n">{{.Answered}}</td><td class="n">{{pct .Rate}}</td></tr>
 {{- end}}
 </table></div>
-<h2>{{$.M.Unanswered}} ({{len .Unanswered}})</h2>
+<h2>{{$.M.Unanswered}} ({{.UnansweredTotal}})</h2>
 {{- if .Unanswered}}
 <div class="scroll"><table>
 <tr><th>{{$.M.Name}}</th><th>{{$.M.Dept}}</th></tr>
 {{- range .Unanswered}}<tr><td>{{.Name}}</td><td>{{.Depts}}</td></tr>{{end}}
 </table></div>
+{{- if gt .UnansweredTotal (len .Unanswered)}}<p class="muted">… <a href="{{.ID}}/export.csv?notanswered=1{{if .Scope}}&amp;department={{.Scope}}{{end}}">{{$.M.Export}}</a></p>{{end}}
 {{- else}}
 <p>{{$.M.None}}</p>
 {{- end}}
@@ -268,6 +274,14 @@ const adminTemplate = `<!DOCTYPE html>
 <input type="hidden" name="csrf" value="{{$.CSRF}}">
 <label>{{$.M.Title}} <input type="text" name="title" value="{{.Title}}" required maxlength="200"></label>
 <label>{{$.M.Template}} <input type="text" name="template" value="{{.Template}}"> <span class="muted">{{$.M.TemplateHint}}</span></label>
+<fieldset><legend>{{$.M.Legacy}}</legend>
+<p class="muted">{{$.M.LegacyHint}}</p>
+<label>{{$.M.Occurrence}} <input type="text" name="occurrence" value="{{.Occurrence}}" maxlength="40"></label>
+<label>{{$.M.StatusNote}} <input type="text" name="status_note" value="{{.StatusNote}}" maxlength="80"></label>
+<label>{{$.M.InstructionNote}} <input type="text" name="instruction_note" value="{{.InstructionNote}}" maxlength="60"></label>
+<label>{{$.M.Place}} <input type="text" name="place" value="{{.Place}}" maxlength="20"></label>
+<label>{{$.M.Sender}} <input type="text" name="sender" value="{{.Sender}}" maxlength="40"></label>
+</fieldset>
 <fieldset><legend>{{$.M.Targeting}}</legend>
 <label><input type="checkbox" name="everyone" value="1"{{if .Everyone}} checked{{end}}> {{$.M.Everyone}}</label>
 <p>{{$.M.Depts}}</p>

@@ -386,8 +386,20 @@ func TestAdminSendForm(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recs, 3, "mgra, alice, aki")
 
+	// A message in the legacy layout.
+	r = c.post("/send", url.Values{"csrf": {csrf}, "title": {"地震発生"}, "dept": {"b"}, "occurrence": {"地震発生"}, "sender": {"総務部"},
+		"instruction_note": {"安否を回答してください"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	sv, err = e.st.GetSurvey(e.ctx, anpi.SurveyID(strings.TrimPrefix(r.hdr.Get("Location"), "surveys/")))
+	require.NoError(t, err)
+	require.Equal(t, &anpi.LegacyMessage{Occurrence: "地震発生", Sender: "総務部", InstructionNote: "安否を回答してください"}, sv.Legacy)
+
 	// Bad input re-renders the form with the error and changes nothing.
 	n := e.surveyCount()
+	r = c.post("/send", url.Values{"csrf": {csrf}, "title": {"x"}, "dept": {"b"}, "occurrence": {"地震発生"}})
+	require.Equal(t, http.StatusBadRequest, r.code, "a legacy message needs a sender")
+	require.Contains(t, r.body, "sender is required")
+	require.Contains(t, r.body, `value="地震発生"`)
 	r = c.post("/send", url.Values{"csrf": {csrf}, "title": {"x"}, "regions": {"quake:35"}})
 	require.Equal(t, http.StatusBadRequest, r.code)
 	require.Contains(t, r.body, `class="err"`)
