@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anpikit/anpi/anpi"
+	"github.com/anpikit/anpi/anpi/web"
 	"github.com/anpikit/anpi/internal/shareddata"
 	"github.com/anpikit/anpi/store/sqlite"
 )
@@ -245,15 +248,21 @@ var (
 	radioRE      = regexp.MustCompile(`type="radio" name="([^"]+)" value="([^"]+)"`)
 )
 
-// TestQuakeToAnswer runs a real JMA VXSE53 through the server: the
-// Service makes a survey, the dispatcher mails the recipients (into the
-// sink), a recipient follows the link from /dev/mail and answers on the
-// page, and the tally counts it.
+// TestQuakeToAnswer runs a real JMA VXSE53 through the server: posted to
+// the admin API with an API key, it makes a survey; the dispatcher mails
+// the recipients (into the sink); a recipient follows the link from
+// /dev/mail and answers on the page; the tally read through the API
+// counts it.
 func TestQuakeToAnswer(t *testing.T) {
 	// 2021-02-17 14:08, 震源・震度情報: 震度3 in 宮城県中部 (222), where the
 	// demo has its Sendai office.
 	doc := shareddata.ReadSample(t, "VXSE53_20210217140958_0_VXSE53_010000.xml")
-	r := start(t, t.TempDir())
+	dir := t.TempDir()
+	acc := web.NewMemAccounts(&web.AccountsOptions{Time: 1, Memory: 64, Threads: 1})
+	apiKey, err := acc.NewAPIKey(adminID, "test")
+	require.NoError(t, err)
+	require.NoError(t, saveAccounts(filepath.Join(dir, "accounts.json"), acc, true))
+	r := start(t, dir)
 	ctx := context.Background()
 	s := r.s
 	// The default rules start at 震度5弱; this test adds one from 震度3.
@@ -271,12 +280,25 @@ func TestQuakeToAnswer(t *testing.T) {
 	}
 	require.NotEmpty(t, inSendai)
 
-	out, err := s.handleDocument(ctx, doc)
-	require.NoError(t, err)
+	var out struct {
+		Type    string
+		Effects []struct {
+			Rule       string
+			Action     string
+			Survey     anpi.SurveyID
+			Recipients int
+		}
+	}
+	code := apiCall(t, s, apiKey, "POST", "/admin/api/documents", bytes.NewReader(doc), &out)
+	require.Equal(t, 200, code)
+	require.Equal(t, "VXSE53", out.Type)
 	require.Len(t, out.Effects, 1, "%+v", out)
 	eff := out.Effects[0]
 	require.Equal(t, "sendai-3", eff.Rule)
+	require.Equal(t, "send", eff.Action)
 	require.Equal(t, len(inSendai), eff.Recipients)
+	require.Equal(t, 401, apiCall(t, s, "anpik_wrong", "POST", "/admin/api/documents", bytes.NewReader(doc), nil))
+
 	waitMail(t, s, len(inSendai))
 	to := map[string]bool{}
 	for _, m := range s.sink.Messages() {
@@ -302,9 +324,11 @@ func TestQuakeToAnswer(t *testing.T) {
 	// The page: GET records nothing; the form's CSRF field and choices.
 	resp, page := get(t, al[1])
 	require.Equal(t, 200, resp.StatusCode)
-	tally, err := s.st.Tally(ctx, eff.Survey)
-	require.NoError(t, err)
-	require.Zero(t, tally.Answered)
+	var tally struct {
+		Tally struct{ Targets, Answered int }
+	}
+	require.Equal(t, 200, apiCall(t, s, apiKey, "GET", "/admin/api/surveys/"+string(eff.Survey)+"/tally", nil, &tally))
+	require.Zero(t, tally.Tally.Answered)
 	csrf := csrfRE.FindStringSubmatch(page)
 	require.NotNil(t, csrf, page)
 	form := url.Values{"csrf": {csrf[1]}}
@@ -320,14 +344,74 @@ func TestQuakeToAnswer(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 
-	view, err := s.svc.Tally(ctx, adminID, eff.Survey, nil)
-	require.NoError(t, err)
-	require.Equal(t, 1, view.Tally.Answered)
-	require.Equal(t, len(inSendai), view.Tally.Targets)
+	require.Equal(t, 200, apiCall(t, s, apiKey, "GET", "/admin/api/surveys/"+string(eff.Survey)+"/tally", nil, &tally))
+	require.Equal(t, 1, tally.Tally.Answered)
+	require.Equal(t, len(inSendai), tally.Tally.Targets)
 	_, metrics := get(t, s.URL()+"/metrics")
 	require.Contains(t, metrics, `anpi_answers_total{via="web"} 1`+"\n")
 	require.Contains(t, metrics, `anpi_provider_sends_total{channel="email",result="ok"} `+strconv.Itoa(len(inSendai))+"\n")
 	require.Contains(t, metrics, "anpi_survey_answered 1\n")
+	require.Contains(t, metrics, `anpi_jma_documents_total{outcome="ok"} 1`+"\n")
+}
+
+// apiCall makes an admin API request with key and decodes the JSON answer
+// into out (when not nil); it returns the status.
+func apiCall(t *testing.T, s *server, key, method, path string, body io.Reader, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL()+path, body)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if out != nil && resp.StatusCode == 200 {
+		require.NoError(t, json.Unmarshal(b, out), string(b))
+	}
+	return resp.StatusCode
+}
+
+// TestAdminLogin logs in to /admin/ with the password printed at the first
+// start: the session cookie is scoped to /admin/ and, in development mode
+// on http, not Secure; a wrong password is refused.
+func TestAdminLogin(t *testing.T) {
+	r := start(t, t.TempDir())
+	s := r.s
+	password := passwordRE.FindStringSubmatch(r.out.String())[1]
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	client := &http.Client{Jar: jar}
+	login := func(pw string) (*http.Response, string) {
+		resp, page := getWith(t, client, s.URL()+"/admin/login")
+		require.Equal(t, 200, resp.StatusCode, page)
+		csrf := csrfRE.FindStringSubmatch(page)
+		require.NotNil(t, csrf, page)
+		resp, err := client.PostForm(s.URL()+"/admin/login", url.Values{"csrf": {csrf[1]}, "email": {defaultAdminEmail}, "password": {pw}})
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, _ := login("not the password")
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	resp, page := login(password)
+	require.Equal(t, 200, resp.StatusCode, page)
+	require.Equal(t, "/admin/", resp.Request.URL.Path, "redirected to the dashboard")
+	u, _ := url.Parse(s.URL() + "/admin/")
+	require.NotEmpty(t, jar.Cookies(u), "a session cookie")
+	u, _ = url.Parse(s.URL() + "/")
+	require.Empty(t, jar.Cookies(u), "the cookies stay under /admin/")
+}
+
+func getWith(t *testing.T, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(u)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(b)
 }
 
 // TestDevQuake simulates a 震度5強 in 東京都２３区 through /dev/quake: the

@@ -324,12 +324,7 @@ func (cs *countingSource) Run(ctx context.Context, emit func(jma.Document) error
 
 // handleDocument gives one JMA document to the Service, counting it.
 func (s *server) handleDocument(ctx context.Context, data []byte) (*anpi.Outcome, error) {
-	s.counters.documents.Add(1)
-	out, err := s.svc.HandleDocument(ctx, data)
-	if err != nil {
-		s.counters.docErrors.Add(1)
-	}
-	return out, err
+	return countDocument(s.counters, func() (*anpi.Outcome, error) { return s.svc.HandleDocument(ctx, data) })
 }
 
 // banner prints where to open the server, and the administrator's
