@@ -64,10 +64,12 @@ const (
 )
 
 // errLogin is the one error of every failed login.
-var errLogin = anpi.Errorf(anpi.PermissionDenied, "anpi/web: wrong email or password")
+func errLogin() error { return anpi.Errorf(anpi.PermissionDenied, "anpi/web: wrong email or password") }
 
 // errAPIKey is the one error of every refused API key.
-var errAPIKey = anpi.Errorf(anpi.PermissionDenied, "anpi/web: unknown or revoked API key")
+func errAPIKey() error {
+	return anpi.Errorf(anpi.PermissionDenied, "anpi/web: unknown or revoked API key")
+}
 
 // MemAccounts is an Accounts kept in memory: passwords hashed with
 // argon2id (a per-password random salt, encoded with its parameters) and
@@ -230,8 +232,9 @@ func (a *MemAccounts) Authenticate(_ context.Context, email, password string) (a
 	a.dummyOnce.Do(func() {
 		a.dummy, _ = a.hash("anpi/web: no such login")
 	})
-	if len(password) > MaxPasswordLen {
-		password = password[:MaxPasswordLen] // still hashed: fails, in the usual time
+	tooLong := len(password) > MaxPasswordLen
+	if tooLong {
+		password = password[:MaxPasswordLen] // still hashed, so it fails in the usual time; never accepted
 	}
 	a.mu.RLock()
 	l := a.logins[normEmail(email)]
@@ -241,8 +244,8 @@ func (a *MemAccounts) Authenticate(_ context.Context, email, password string) (a
 		user, hash = l.User, l.Hash
 	}
 	a.mu.RUnlock()
-	if !check(hash, password) || l == nil || password == "" {
-		return "", errLogin
+	if !check(hash, password) || l == nil || password == "" || tooLong {
+		return "", errLogin()
 	}
 	return user, nil
 }
@@ -303,7 +306,7 @@ func (a *MemAccounts) APIKeyLabels(user anpi.UserID) []string {
 // constant time, so the time taken says nothing about which keys exist.
 func (a *MemAccounts) APIKeyUser(_ context.Context, key string) (anpi.UserID, error) {
 	if !strings.HasPrefix(key, apiKeyPrefix) || len(key) > 128 {
-		return "", errAPIKey
+		return "", errAPIKey()
 	}
 	sum := sha256.Sum256([]byte(key))
 	a.mu.RLock()
@@ -315,7 +318,7 @@ func (a *MemAccounts) APIKeyUser(_ context.Context, key string) (anpi.UserID, er
 		}
 	}
 	if user == "" {
-		return "", errAPIKey
+		return "", errAPIKey()
 	}
 	return user, nil
 }

@@ -14,13 +14,13 @@ import (
 )
 
 // cheapArgon lowers argon2id's cost so tests run fast; the algorithm is the same.
-var cheapArgon = &web.AccountsOptions{Time: 1, Memory: 64, Threads: 1}
+func cheapArgon() *web.AccountsOptions { return &web.AccountsOptions{Time: 1, Memory: 64, Threads: 1} }
 
 const adminPassword = "correct horse battery"
 
 func TestAccountsPassword(t *testing.T) {
 	ctx := context.Background()
-	a := web.NewMemAccounts(cheapArgon)
+	a := web.NewMemAccounts(cheapArgon())
 	require.NoError(t, a.SetPassword("sato", "sato@corp.example", adminPassword))
 
 	u, err := a.Authenticate(ctx, "sato@corp.example", adminPassword)
@@ -50,7 +50,7 @@ func TestAccountsPassword(t *testing.T) {
 }
 
 func TestAccountsSetPasswordRefuses(t *testing.T) {
-	a := web.NewMemAccounts(cheapArgon)
+	a := web.NewMemAccounts(cheapArgon())
 	for _, tc := range []struct{ user, email, pw string }{
 		{"sato", "sato@corp.example", ""},
 		{"sato", "sato@corp.example", "short pw 11"},
@@ -63,13 +63,23 @@ func TestAccountsSetPasswordRefuses(t *testing.T) {
 		require.Equal(t, anpi.InvalidArgument, anpi.Code(err), "%+v: %v", tc, err)
 	}
 	require.NoError(t, a.SetPassword("sato", "sato@corp.example", "exactly 12ch"))
-	err := a.SetPassword("kato", "SATO@corp.example", adminPassword)
+
+	// A password of the longest length works; one byte more is refused at
+	// login, though its first MaxPasswordLen bytes are the password.
+	long := strings.Repeat("長", web.MaxPasswordLen/3) + "a"
+	require.Len(t, long, web.MaxPasswordLen)
+	require.NoError(t, a.SetPassword("sato", "sato@corp.example", long))
+	_, err := a.Authenticate(context.Background(), "sato@corp.example", long)
+	require.NoError(t, err)
+	_, err = a.Authenticate(context.Background(), "sato@corp.example", long+"x")
+	require.Equal(t, anpi.PermissionDenied, anpi.Code(err))
+	err = a.SetPassword("kato", "SATO@corp.example", adminPassword)
 	require.Equal(t, anpi.AlreadyExists, anpi.Code(err), "one email, one user")
 }
 
 func TestAccountsAPIKeys(t *testing.T) {
 	ctx := context.Background()
-	a := web.NewMemAccounts(cheapArgon)
+	a := web.NewMemAccounts(cheapArgon())
 	k1, err := a.NewAPIKey("sato", "monitoring")
 	require.NoError(t, err)
 	k2, err := a.NewAPIKey("kato", "monitoring")
@@ -102,7 +112,7 @@ func TestAccountsAPIKeys(t *testing.T) {
 
 func TestAccountsJSONRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	a := web.NewMemAccounts(cheapArgon)
+	a := web.NewMemAccounts(cheapArgon())
 	require.NoError(t, a.SetPassword("sato", "sato@corp.example", adminPassword))
 	require.NoError(t, a.SetPassword("kato", "kato@corp.example", "kato's own passphrase"))
 	key, err := a.NewAPIKey("sato", "ci")
@@ -134,7 +144,7 @@ func TestAccountsJSONRoundTrip(t *testing.T) {
 
 func TestAccountsUnmarshalAllOrNothing(t *testing.T) {
 	ctx := context.Background()
-	a := web.NewMemAccounts(cheapArgon)
+	a := web.NewMemAccounts(cheapArgon())
 	require.NoError(t, a.SetPassword("sato", "sato@corp.example", adminPassword))
 	for _, bad := range []string{
 		`{"logins":[{"user":"x","email":"x@corp.example","hash":"plain"}]}`,
@@ -155,7 +165,7 @@ func TestAccountsUnmarshalAllOrNothing(t *testing.T) {
 
 func TestAccountsConcurrent(t *testing.T) {
 	ctx := context.Background()
-	a := web.NewMemAccounts(cheapArgon)
+	a := web.NewMemAccounts(cheapArgon())
 	require.NoError(t, a.SetPassword("sato", "sato@corp.example", adminPassword))
 	var wg sync.WaitGroup
 	for i := range 8 {

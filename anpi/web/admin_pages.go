@@ -73,6 +73,9 @@ func (h *admin) loginPost(w http.ResponseWriter, r *http.Request) {
 		h.loginForm(w, r, http.StatusUnauthorized, m.LoginFailed)
 		return
 	}
+	if old := cookie(r, sessionCookie); old != "" {
+		h.sessions.remove(old) // a login always starts a new session: no fixation
+	}
 	sid, err := h.sessions.create(user, now, now.Add(h.ttl))
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "anpi/web: login", "err", err)

@@ -112,7 +112,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	e.svc, err = anpi.New(e.st, &anpi.Options{Clock: e.clock.Now, BaseURL: "https://anpi.corp.example/anpi", AnswerWindow: 24 * time.Hour})
 	require.NoError(t, err)
 
-	e.acc = web.NewMemAccounts(cheapArgon)
+	e.acc = web.NewMemAccounts(cheapArgon())
 	require.NoError(t, e.acc.SetPassword("boss", "boss@corp.example", bossPW))
 	require.NoError(t, e.acc.SetPassword("mgra", "mgra@corp.example", mgrPW))
 	e.bossKey, err = e.acc.NewAPIKey("boss", "ci")
@@ -280,6 +280,19 @@ func TestAdminLogin(t *testing.T) {
 	require.GreaterOrEqual(t, len(sess.Value), 43, "256 random bits")
 
 	b := e.login("boss@corp.example", bossPW)
+	// Logging in again in the same browser replaces the session: the old
+	// ID stops working (no session fixation).
+	first := b.cookies["anpi_admin"]
+	require.Equal(t, http.StatusSeeOther, b.get("/login").code, "logged in: the form is skipped")
+	delete(b.cookies, "anpi_admin")
+	csrf = b.csrf("/login")
+	b.cookies["anpi_admin"] = first
+	r = b.post("/login", url.Values{"csrf": {csrf}, "email": {"boss@corp.example"}, "password": {bossPW}})
+	require.Equal(t, http.StatusSeeOther, r.code)
+	require.NotEqual(t, first, b.cookies["anpi_admin"])
+	stale := e.client()
+	stale.cookies["anpi_admin"] = first
+	require.Equal(t, http.StatusSeeOther, stale.get("/").code)
 	r = b.get("/")
 	require.Equal(t, http.StatusOK, r.code)
 	require.Contains(t, r.body, bTitle)
@@ -771,6 +784,8 @@ func TestAdminAPI(t *testing.T) {
 	// Documents.
 	e.apiErr(e.api(http.MethodPost, "/api/documents", e.mgrKey, bytes.NewReader(vxse53(t))), http.StatusForbidden, "PermissionDenied")
 	e.apiErr(e.api(http.MethodPost, "/api/documents", key, strings.NewReader("not xml")), http.StatusBadRequest, "InvalidArgument")
+	e.apiErr(e.api(http.MethodPost, "/api/documents", key, bytes.NewReader(make([]byte, 16<<20+1))), http.StatusRequestEntityTooLarge, "InvalidArgument")
+	require.Equal(t, n+1, e.surveyCount())
 	r = e.api(http.MethodPost, "/api/documents", key, bytes.NewReader(vxse53(t)))
 	require.Equal(t, http.StatusOK, r.code, r.body)
 	require.Contains(t, r.body, `"type":"VXSE53"`)
@@ -818,11 +833,6 @@ func TestAdminLogsNoSecrets(t *testing.T) {
 }
 
 func TestAdminNotFoundAndHeaders(t *testing.T) {
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log("log:", "")
-		}
-	})
 	e := newAdminEnv(t)
 	c := e.login("boss@corp.example", bossPW)
 	for _, p := range []string{"/nothing", "/surveys/nope", "/surveys/nope/export.csv"} {
