@@ -724,6 +724,10 @@ func contactStatus(m *adminMessages, c anpi.ContactStatus) contactCell {
 	case !c.Registered:
 		cell.Text = "—"
 	}
-	cell.Text = string(c.Scope) + ": " + cell.Text
+	scope := m.ScopeNames[c.Scope]
+	if scope == "" {
+		scope = string(c.Scope)
+	}
+	cell.Text = scope + ": " + cell.Text
 	return cell
 }

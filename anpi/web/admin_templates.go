@@ -27,6 +27,9 @@ type adminMessages struct {
 	NotFound, Denied, Invalid, Internal, Unavailable, Forbidden                string
 	BadRequest, LoggedOut, LoginFailed, TooMany, TooLarge, Kinds               string
 	KindNames                                                                  map[anpi.SurveyKind]string
+	StatusNames                                                                map[anpi.SurveyStatus]string
+	ScopeNames                                                                 map[anpi.ContactScope]string
+	ContactNames                                                               map[anpi.ContactKind]string
 }
 
 // msgsAdmin returns the administrator pages' texts in locale l.
@@ -66,6 +69,11 @@ func msgsAdmin(l anpi.Locale) *adminMessages {
 			Occurrence: "Occurrence (e.g. Earthquake)", StatusNote: "Situation", InstructionNote: "Instruction", Place: "Place", Sender: "Sender",
 			KindNames: map[anpi.SurveyKind]string{anpi.ManualSurvey: "manual", anpi.AutoSurvey: "automatic", anpi.TestSurvey: "test",
 				anpi.DrillSurvey: "drill", anpi.ContactCheckSurvey: "contact check"},
+			StatusNames: map[anpi.SurveyStatus]string{anpi.Draft: "draft", anpi.Held: "held", anpi.Open: "open", anpi.Closed: "closed",
+				anpi.Cancelled: "cancelled"},
+			ScopeNames: map[anpi.ContactScope]string{anpi.WorkScope: "work", anpi.PrivateScope: "private", anpi.FamilyScope: "family"},
+			ContactNames: map[anpi.ContactKind]string{anpi.EmailContact: "Email", anpi.PhoneContact: "Phone", anpi.LINEContact: "LINE",
+				anpi.FCMContact: "App (FCM)", anpi.APNsContact: "App (APNs)"},
 		}
 	}
 	return &adminMessages{
@@ -102,6 +110,11 @@ func msgsAdmin(l anpi.Locale) *adminMessages {
 		Occurrence: "発生区分（例: 地震発生）", StatusNote: "状況", InstructionNote: "指示", Place: "場所", Sender: "発信者",
 		KindNames: map[anpi.SurveyKind]string{anpi.ManualSurvey: "手動", anpi.AutoSurvey: "自動", anpi.TestSurvey: "テスト",
 			anpi.DrillSurvey: "訓練", anpi.ContactCheckSurvey: "連絡先確認"},
+		StatusNames: map[anpi.SurveyStatus]string{anpi.Draft: "下書き", anpi.Held: "保留中", anpi.Open: "受付中", anpi.Closed: "終了",
+			anpi.Cancelled: "取消"},
+		ScopeNames: map[anpi.ContactScope]string{anpi.WorkScope: "業務", anpi.PrivateScope: "私用", anpi.FamilyScope: "家族"},
+		ContactNames: map[anpi.ContactKind]string{anpi.EmailContact: "メール", anpi.PhoneContact: "電話", anpi.LINEContact: "LINE",
+			anpi.FCMContact: "アプリ (FCM)", anpi.APNsContact: "アプリ (APNs)"},
 	}
 }
 
@@ -203,7 +216,7 @@ const adminTemplate = `<!DOCTYPE html>
 <tr><th>{{.M.Title}}</th><th>{{.M.Kind}}</th><th>{{.M.Status}}</th><th>{{.M.Started}}</th><th>{{.M.Rate}}</th></tr>
 {{- range .Surveys}}
 <tr><td><a href="{{$.Root}}surveys/{{.Survey.ID}}">{{if eq .Survey.Kind "drill"}}<span class="drill">[{{$.M.Drill}}]</span> {{end}}{{.Survey.Title}}</a>{{if .Scope}} <span class="muted">({{.Scope}})</span>{{end}}</td>
-<td>{{index $.M.KindNames .Survey.Kind}}</td><td>{{.Survey.Status}}</td><td>{{jst .Survey.StartedAt}}</td><td class="n">{{pct .ResponseRate}} ({{.Answered}}/{{.Targets}})</td></tr>
+<td>{{index $.M.KindNames .Survey.Kind}}</td><td>{{index $.M.StatusNames .Survey.Status}}</td><td>{{jst .Survey.StartedAt}}</td><td class="n">{{pct .ResponseRate}} ({{.Answered}}/{{.Targets}})</td></tr>
 {{- end}}
 </table></div>
 {{- else}}
@@ -214,7 +227,7 @@ const adminTemplate = `<!DOCTYPE html>
 {{- with .Survey}}
 <h1>{{if .Drill}}<span class="drill">[{{$.M.Drill}}]</span> {{end}}{{if .Test}}<span class="drill">[{{$.M.Test}}]</span> {{end}}{{.Title}}</h1>
 {{- if .Event}}<p>{{.Event}}</p>{{end}}
-<p>{{index $.M.KindNames .Kind}} · {{.Status}} · {{$.M.Started}} {{jst .Started}}{{if .Scope}} · {{$.M.Dept}}: {{.ScopeName}}{{end}}</p>
+<p>{{index $.M.KindNames .Kind}} · {{index $.M.StatusNames .Status}} · {{$.M.Started}} {{jst .Started}}{{if .Scope}} · {{$.M.Dept}}: {{.ScopeName}}{{end}}</p>
 <p class="muted">{{$.M.Refreshing}}</p>
 <p><strong>{{$.M.Rate}}: {{pct .Rate}}</strong> ({{$.M.Answered}} {{.Answered}} / {{$.M.Targets}} {{.Targets}})</p>
 <p><a href="{{.ID}}/export.csv{{.Query}}">{{$.M.Export}}</a></p>
@@ -356,7 +369,7 @@ const adminTemplate = `<!DOCTYPE html>
 {{- with .Contacts}}
 <h1>{{$.M.Contacts}}</h1>
 <div class="scroll"><table>
-<tr><th>{{$.M.Name}}</th><th>{{$.M.Dept}}</th>{{range .Kinds}}<th>{{.}}</th>{{end}}</tr>
+<tr><th>{{$.M.Name}}</th><th>{{$.M.Dept}}</th>{{range .Kinds}}<th>{{index $.M.ContactNames .}}</th>{{end}}</tr>
 {{- range .Rows}}
 <tr><td>{{.Name}}</td><td>{{.Depts}}</td>{{range .Cells}}<td>{{range .}}<span class="{{.Class}}">{{.Text}}</span> {{end}}</td>{{end}}</tr>
 {{- end}}

@@ -662,7 +662,7 @@ func TestAdminNoPrivateAddress(t *testing.T) {
 	for _, b := range e.bodies {
 		require.NotContains(t, strings.ToLower(b), privMark)
 		require.NotContains(t, b, privPhone)
-		seenContacts = seenContacts || strings.Contains(b, "private: ")
+		seenContacts = seenContacts || strings.Contains(b, "私用: ") || strings.Contains(b, "private: ")
 	}
 	require.True(t, seenContacts, "the contacts page shows private contacts' status")
 }
@@ -672,13 +672,16 @@ func TestAdminContactsPage(t *testing.T) {
 	c := e.login("boss@corp.example", bossPW)
 	r := c.get("/contacts")
 	require.Equal(t, http.StatusOK, r.code)
-	require.Contains(t, r.body, `<span class="err">private: 無効</span>`, "bob's broken private email")
+	require.Contains(t, r.body, `<span class="err">私用: 無効</span>`, "bob's broken private email")
 	require.Contains(t, r.body, "番場 BOBNAME")
 	require.Contains(t, r.body, "私用の連絡先がない利用者 (0)", "everyone has a private phone")
 	require.NoError(t, e.st.DeleteContact(e.ctx, "t-bea"))
 	require.NoError(t, e.st.DeleteContact(e.ctx, "p-bea"))
 	r = c.get("/contacts")
 	require.Contains(t, r.body, "<li>別府 BEANAME (開発部)</li>")
+	r = c.get("/contacts?lang=en")
+	require.Contains(t, r.body, `<span class="err">private: broken</span>`)
+	require.Contains(t, r.body, "<th>Phone</th>")
 }
 
 func TestAdminRulesSimulateRecordsNothing(t *testing.T) {
