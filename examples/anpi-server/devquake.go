@@ -42,7 +42,7 @@ type quakePage struct {
 }
 
 func (q *quakePage) serveForm(w http.ResponseWriter, r *http.Request) {
-	q.render(w, http.StatusOK, "", nil)
+	q.render(w, http.StatusOK, "", nil, nil)
 }
 
 func (q *quakePage) servePost(w http.ResponseWriter, r *http.Request) {
@@ -54,30 +54,42 @@ func (q *quakePage) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if err := r.ParseForm(); err != nil {
-		q.render(w, http.StatusBadRequest, "bad form: "+err.Error(), nil)
+		q.render(w, http.StatusBadRequest, "bad form: "+err.Error(), nil, nil)
 		return
 	}
-	doc, err := simulatedVXSE53(r.PostFormValue("area"), r.PostFormValue("intensity"), r.PostFormValue("status"), time.Now())
+	form := simForm{Area: r.PostFormValue("area"), Intensity: r.PostFormValue("intensity"), Status: r.PostFormValue("status"),
+		Event: r.PostFormValue("event")}
+	doc, event, err := simulatedVXSE53(form.Area, form.Intensity, form.Status, form.Event, time.Now())
 	if err != nil {
-		q.render(w, http.StatusBadRequest, err.Error(), nil)
+		q.render(w, http.StatusBadRequest, err.Error(), nil, nil)
 		return
 	}
+	form.Event = event
 	out, err := q.s.handleDocument(r.Context(), doc)
 	if err != nil {
-		q.render(w, http.StatusInternalServerError, "the Service refused the document: "+err.Error(), nil)
+		q.render(w, http.StatusInternalServerError, "the Service refused the document: "+err.Error(), nil, nil)
 		return
 	}
-	var lines []string
+	lines := []string{fmt.Sprintf("event %s: %s", out.Event, out.Change)}
 	for _, e := range out.Effects {
-		lines = append(lines, fmt.Sprintf("rule %s: %s, survey %s, %d asked, %d deliveries queued", e.Rule, e.Action, e.Survey, e.Recipients, e.Queued))
+		l := fmt.Sprintf("rule %s: %s, survey %s, %d newly asked, %d deliveries queued", e.Rule, e.Action, e.Survey, e.Recipients, e.Queued)
+		if e.Note != "" {
+			l += " (" + e.Note + ")"
+		}
+		lines = append(lines, l)
 	}
-	if len(lines) == 0 {
-		lines = append(lines, fmt.Sprintf("no rule fired (%d decisions): below the thresholds, or those people were asked already for this event", len(out.Decisions)))
+	if len(out.Effects) == 0 {
+		lines = append(lines, fmt.Sprintf("no rule acted (%d decisions): below the thresholds, or a report already seen", len(out.Decisions)))
 	}
-	q.render(w, http.StatusOK, "", lines)
+	q.render(w, http.StatusOK, "", lines, &form)
 }
 
-func (q *quakePage) render(w http.ResponseWriter, status int, errMsg string, result []string) {
+// simForm is what the form posted, kept to offer sending it again.
+type simForm struct {
+	Area, Intensity, Status, Event string
+}
+
+func (q *quakePage) render(w http.ResponseWriter, status int, errMsg string, result []string, last *simForm) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -86,43 +98,54 @@ func (q *quakePage) render(w http.ResponseWriter, status int, errMsg string, res
 		Intensities []string
 		Error       string
 		Result      []string
-	}{simAreas, simIntensities, errMsg, result}); err != nil {
+		Last        *simForm
+	}{simAreas, simIntensities, errMsg, result, last}); err != nil {
 		q.s.log.Error("quake page", "err", err)
 	}
 }
 
-// simulatedVXSE53 returns a 震源・震度に関する情報 of a new event in which
-// area (a code of simAreas) observed intensity, with Control/Status status
-// (通常 or 訓練). Every value is checked against the simulator's lists, so
-// the XML needs no escaping of user input.
-func simulatedVXSE53(area, intensity, status string, now time.Time) ([]byte, error) {
+// simulatedVXSE53 returns a 震源・震度に関する情報 in which area (a code of
+// simAreas) observed intensity, with Control/Status status (通常 or 訓練),
+// and its EventID. event, when set, is the EventID (14 digits, the origin
+// time in JST) of an earlier simulated report, so the same report can be
+// sent again (the same event, area and intensity give the same document);
+// empty starts a new event at now. Every value is checked against the
+// simulator's lists, so the XML needs no escaping of user input.
+func simulatedVXSE53(area, intensity, status, event string, now time.Time) ([]byte, string, error) {
 	i := slices.IndexFunc(simAreas, func(a quakeArea) bool { return a.Code == area })
 	if i < 0 {
-		return nil, fmt.Errorf("unknown area %q", area)
+		return nil, "", fmt.Errorf("unknown area %q", area)
 	}
 	if !slices.Contains(simIntensities, intensity) {
-		return nil, fmt.Errorf("unknown intensity %q", intensity)
+		return nil, "", fmt.Errorf("unknown intensity %q", intensity)
 	}
 	if status != "通常" && status != "訓練" {
-		return nil, fmt.Errorf("status %q: want 通常 or 訓練", status)
+		return nil, "", fmt.Errorf("status %q: want 通常 or 訓練", status)
 	}
 	in, err := jma.ParseIntensity(intensity)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	jst := time.FixedZone("JST", 9*3600)
-	t := now.In(jst).Truncate(time.Second)
+	origin := now.In(jst).Truncate(time.Second).Add(-90 * time.Second)
+	if event != "" {
+		if origin, err = time.ParseInLocation("20060102150405", event, jst); err != nil || len(event) != 14 {
+			return nil, "", fmt.Errorf("event %q: want the 14 digits of an earlier report", event)
+		}
+	}
+	t := origin.Add(90 * time.Second) // reported 90 s after the origin time
 	a := simAreas[i]
 	var b bytes.Buffer
+	event = origin.Format("20060102150405")
 	err = vxse53.Execute(&b, map[string]string{
 		"DateTime": t.UTC().Format(time.RFC3339), "Status": status,
-		"Report": t.Format(time.RFC3339), "Origin": t.Add(-90 * time.Second).Format(time.RFC3339),
-		"EventID": t.Add(-90 * time.Second).Format("20060102150405"),
+		"Report": t.Format(time.RFC3339), "Origin": origin.Format(time.RFC3339),
+		"EventID": event,
 		"Int":     intensity, "IntJa": in.Japanese(),
 		"Area": a.Code, "AreaName": a.Name, "Pref": a.PrefCode, "PrefName": a.PrefName,
 		"City": a.CityCode, "CityName": a.CityName, "Station": a.CityCode[:5] + "20",
 	})
-	return b.Bytes(), err
+	return b.Bytes(), event, err
 }
 
 // vxse53 is the simulated document. Values come from fixed lists only.
@@ -186,6 +209,12 @@ as the JMA feed would. The default rules ask everyone registered in the area fro
 gives a drill survey.</p>
 {{if .Error}}<p style="color:#b00">{{.Error}}</p>{{end}}
 {{if .Result}}<ul>{{range .Result}}<li>{{.}}</li>{{end}}</ul><p><a href="/dev/mail">see the mail</a></p>{{end}}
+{{with .Last}}<form method="post" action="/dev/quake">
+<input type="hidden" name="area" value="{{.Area}}"><input type="hidden" name="intensity" value="{{.Intensity}}">
+<input type="hidden" name="status" value="{{.Status}}"><input type="hidden" name="event" value="{{.Event}}">
+<button>send the same report again</button> (event {{.Event}}: a duplicate asks nobody)
+</form>
+<p>Or a new report:</p>{{end}}
 <form method="post" action="/dev/quake">
 <label>area <select name="area">{{range .Areas}}<option value="{{.Code}}">{{.Name}} ({{.Code}})</option>{{end}}</select></label>
 <label>intensity <select name="intensity">{{range .Intensities}}<option{{if eq . "5+"}} selected{{end}}>{{.}}</option>{{end}}</select></label>

@@ -440,6 +440,30 @@ func TestDevQuake(t *testing.T) {
 	waitMail(t, s, want)
 	require.Contains(t, s.sink.Messages()[0].Subject, "震度５強")
 
+	// The same report again (the form offers it with the event): a
+	// duplicate, nobody asked twice.
+	event := regexp.MustCompile(`name="event" value="(\d{14})"`).FindStringSubmatch(string(b))
+	require.NotNil(t, event, string(b))
+	resp, err = http.PostForm(s.URL()+"/dev/quake", url.Values{"area": {"350"}, "intensity": {"5+"}, "status": {"通常"}, "event": {event[1]}})
+	require.NoError(t, err)
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode, string(b))
+	require.Contains(t, string(b), ": duplicate")
+	require.NotContains(t, string(b), "deliveries queued")
+
+	for _, bad := range []url.Values{
+		{"area": {"999"}, "intensity": {"5+"}, "status": {"通常"}},
+		{"area": {"350"}, "intensity": {"8"}, "status": {"通常"}},
+		{"area": {"350"}, "intensity": {"5+"}, "status": {"試験"}},
+		{"area": {"350"}, "intensity": {"5+"}, "status": {"通常"}, "event": {"2026<script>"}},
+	} {
+		resp, err = http.PostForm(s.URL()+"/dev/quake", bad)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, bad)
+	}
+	require.Equal(t, want, s.sink.Count(), "nothing more was sent")
 	resp, err = http.PostForm(s.URL()+"/dev/quake", url.Values{"area": {"999"}, "intensity": {"5+"}, "status": {"通常"}})
 	require.NoError(t, err)
 	resp.Body.Close()
