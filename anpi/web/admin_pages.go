@@ -95,13 +95,31 @@ func (h *admin) logout(rq *req) {
 	seeOther(rq.w, rq.root+"login")
 }
 
+// surveyRow is a survey of the list.
+type surveyRow struct {
+	*anpi.SurveyListing
+	ScopeName string // the department the administrator sees of it
+}
+
 func (h *admin) index(rq *req) {
 	ls, err := h.svc.Surveys(rq.r.Context(), rq.user, &anpi.SurveyQuery{Limit: 200})
 	if err != nil {
 		h.fail(rq, err)
 		return
 	}
-	h.show(rq, http.StatusOK, &adminPage{List: true, Surveys: ls})
+	tree, err := h.svc.Departments(rq.r.Context(), rq.user)
+	if err != nil {
+		h.fail(rq, err)
+		return
+	}
+	rows := make([]surveyRow, len(ls))
+	for i, l := range ls {
+		rows[i] = surveyRow{SurveyListing: l}
+		if l.Scope != "" {
+			rows[i].ScopeName = deptName(tree, l.Scope)
+		}
+	}
+	h.show(rq, http.StatusOK, &adminPage{List: true, Surveys: rows})
 }
 
 // surveyView is the tally page of one survey.

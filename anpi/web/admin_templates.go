@@ -158,7 +158,7 @@ type adminPage struct {
 	Login   bool
 	Notice  string
 
-	Surveys  []*anpi.SurveyListing
+	Surveys  []surveyRow
 	List     bool
 	Survey   *surveyView
 	Send     *sendView
@@ -215,7 +215,7 @@ const adminTemplate = `<!DOCTYPE html>
 <div class="scroll"><table>
 <tr><th>{{.M.Title}}</th><th>{{.M.Kind}}</th><th>{{.M.Status}}</th><th>{{.M.Started}}</th><th>{{.M.Rate}}</th></tr>
 {{- range .Surveys}}
-<tr><td><a href="{{$.Root}}surveys/{{.Survey.ID}}">{{if eq .Survey.Kind "drill"}}<span class="drill">[{{$.M.Drill}}]</span> {{end}}{{.Survey.Title}}</a>{{if .Scope}} <span class="muted">({{.Scope}})</span>{{end}}</td>
+<tr><td><a href="{{$.Root}}surveys/{{.Survey.ID}}">{{if eq .Survey.Kind "drill"}}<span class="drill">[{{$.M.Drill}}]</span> {{end}}{{.Survey.Title}}</a>{{if .ScopeName}} <span class="muted">({{.ScopeName}})</span>{{end}}</td>
 <td>{{index $.M.KindNames .Survey.Kind}}</td><td>{{index $.M.StatusNames .Survey.Status}}</td><td>{{jst .Survey.StartedAt}}</td><td class="n">{{pct .ResponseRate}} ({{.Answered}}/{{.Targets}})</td></tr>
 {{- end}}
 </table></div>

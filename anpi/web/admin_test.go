@@ -550,6 +550,27 @@ func TestAdminFeedStartsSurvey(t *testing.T) {
 	require.Equal(t, n+1, e.surveyCount())
 }
 
+// A 訓練 document sends only under a rule that opts in to drills, and the
+// survey is labelled as a drill in the list and on its tally page.
+func TestAdminDrillLabelled(t *testing.T) {
+	e := newAdminEnv(t)
+	drill := `{"id":"quake-drill","name":"訓練","kind":"earthquake","earthquake":{"threshold":"5-"},"options":{"drill":true}}`
+	require.NoError(t, e.st.PutRule(e.ctx, &anpi.RuleRecord{ID: "quake-drill", Name: "訓練", Enabled: true, Spec: []byte(drill)}))
+	doc := bytes.Replace(vxse53(t), []byte("<Status>通常</Status>"), []byte("<Status>訓練</Status>"), 1)
+	require.NotEqual(t, vxse53(t), doc)
+	c := e.login("boss@corp.example", bossPW)
+	r := c.upload(c.csrf("/feed"), "drill.xml", doc)
+	require.Equal(t, http.StatusOK, r.code, r.body)
+	link := surveyLinkRE.FindStringSubmatch(r.body)
+	require.NotNil(t, link, r.body)
+	sv, err := e.st.GetSurvey(e.ctx, anpi.SurveyID(link[1]))
+	require.NoError(t, err)
+	require.Equal(t, anpi.DrillSurvey, sv.Kind)
+	require.Contains(t, c.get("/").body, `<span class="drill">[訓練]</span>`)
+	r = c.get("/surveys/" + link[1])
+	require.Contains(t, r.body, `<h1><span class="drill">[訓練]</span>`)
+}
+
 // TestAdminFeedRealSample feeds a real JMA VXSE53 from ../shared/jma-samples
 // when present (it is never copied into the repository).
 func TestAdminFeedRealSample(t *testing.T) {
@@ -585,7 +606,7 @@ func TestAdminScopedAdministrator(t *testing.T) {
 	r := m.get("/")
 	require.Equal(t, http.StatusOK, r.code)
 	require.Contains(t, r.body, "全社の安否確認")
-	require.Contains(t, r.body, "(a)", "the company survey, seen within a")
+	require.Contains(t, r.body, "(営業部)", "the company survey, seen within a")
 	noB(r)
 	for _, p := range []string{"/surveys/" + string(e.bSurvey), "/surveys/" + string(e.bSurvey) + "/export.csv"} {
 		r = m.get(p)
