@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/mail"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -24,6 +25,7 @@ type config struct {
 	SMTPTLS       string // mandatory, opportunistic, none, implicit
 	EncryptionKey string // base64 of 32 bytes; empty: <data>/key
 	JMAPoll       bool
+	JMAFeeds      []string // short feed URLs; default jma.FeedEqvol and jma.FeedExtra
 	DemoUsers     int
 	Dev           bool
 	AdminEmail    string
@@ -96,6 +98,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		fs.Lookup("demo-users").DefValue = v
 	}
 	str(&c.AdminEmail, "admin-email", "ANPI_ADMIN_EMAIL", defaultAdminEmail, "login of the administrator created on first start")
+	var feeds string
+	str(&feeds, "jma-feeds", "ANPI_JMA_FEEDS", "", "comma-separated JMA Atom feed URLs to poll (default JMA's eqvol.xml and extra.xml; a mirror or a proxy)")
 	fs.StringVar(&c.NewAPIKey, "new-api-key", "", "create an API key for the administrator with this label, print it and exit")
 	flags = append(flags, envFlag{"new-api-key", "", "create an API key for the administrator with this label, print it and exit (the server need not stop)"})
 	boolean(&c.Dev, "dev", "ANPI_DEV", false, "development mode: /dev/mail, cookies without Secure on plain http (default: true when -smtp is empty)")
@@ -174,6 +178,15 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	case "mandatory", "opportunistic", "none", "implicit":
 	default:
 		return nil, fmt.Errorf("-smtp-tls %q: want mandatory, opportunistic, none or implicit", c.SMTPTLS)
+	}
+	for _, f := range strings.Split(feeds, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if u, err := url.Parse(f); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("-jma-feeds: %q is not an http(s) URL", f)
+		}
+		c.JMAFeeds = append(c.JMAFeeds, f)
 	}
 	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		return nil, fmt.Errorf("-base-url %q: want an http:// or https:// URL", c.BaseURL)

@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +27,7 @@ import (
 	"github.com/anpikit/anpi/anpi"
 	"github.com/anpikit/anpi/anpi/web"
 	"github.com/anpikit/anpi/internal/shareddata"
+	"github.com/anpikit/anpi/jma"
 	"github.com/anpikit/anpi/store/sqlite"
 )
 
@@ -557,4 +560,64 @@ func TestConfigFromEnvironmentAndRefusals(t *testing.T) {
 	require.ErrorContains(t, err, "-encryption-key: 5 bytes, want 32")
 	_, err = os.Stat(filepath.Join(dir, "anpi.db"))
 	require.True(t, os.IsNotExist(err))
+}
+
+// TestJMAFeed runs the server with -jma-poll on a local feed (-jma-feeds):
+// the poller reads the long feed (backfill: nothing old is acted on), then
+// the short one, downloads the new entry, a real VXSE53, and the Service
+// acts on it: the people of the area are mailed.
+func TestJMAFeed(t *testing.T) {
+	doc := shareddata.ReadSample(t, "VXSE53_20210217140958_0_VXSE53_010000.xml")
+	var mu sync.Mutex
+	hits := map[string]string{} // path -> User-Agent
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Path] = r.Header.Get("User-Agent")
+		mu.Unlock()
+		entry := func(link string) string {
+			return `<entry><title>震源・震度に関する情報</title><id>` + link + `</id><updated>2021-02-17T05:09:58Z</updated>` +
+				`<author><name>気象庁</name></author><link type="application/xml" href="` + link + `"/><content type="text">x</content></entry>`
+		}
+		feed := func(id, entries string) string {
+			return `<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>高頻度（地震火山）</title><id>` +
+				id + `</id><updated>2021-02-17T14:10:00+09:00</updated>` + entries + `</feed>`
+		}
+		switch r.URL.Path {
+		case "/feed/eqvol_l.xml":
+			io.WriteString(w, feed(srv.URL+r.URL.Path, ""))
+		case "/feed/eqvol.xml":
+			io.WriteString(w, feed(srv.URL+r.URL.Path, entry(srv.URL+"/data/20210217050958_0_VXSE53_010000.xml")))
+		case "/data/20210217050958_0_VXSE53_010000.xml":
+			w.Write(doc)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+
+	dir := t.TempDir()
+	// The rule must be there before the document arrives: seed the store
+	// with a first start, add the rule, start again with the feed.
+	r := start(t, dir)
+	spec := `{"id":"sendai-3","kind":"earthquake","earthquake":{"threshold":"3","areas":["222"]}}`
+	require.NoError(t, r.s.st.PutRule(context.Background(), &anpi.RuleRecord{ID: "sendai-3", Enabled: true, Spec: []byte(spec)}))
+	users, err := r.s.st.ListUsers(context.Background(), nil)
+	require.NoError(t, err)
+	want := 0
+	for _, u := range users {
+		if slices.Contains(u.Regions, anpi.Region{Kind: anpi.QuakeArea, Code: "222"}) {
+			want++
+		}
+	}
+	require.Greater(t, want, 0)
+	require.NoError(t, r.stop(t))
+
+	r = start(t, dir, "-jma-poll", "-jma-feeds", srv.URL+"/feed/eqvol.xml")
+	waitMail(t, r.s, want)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Contains(t, hits, "/feed/eqvol_l.xml", "the long feed is read first (backfill)")
+	require.Contains(t, hits, "/feed/eqvol.xml")
+	require.Equal(t, jma.DefaultUserAgent, hits["/data/20210217050958_0_VXSE53_010000.xml"], "the poller's descriptive User-Agent")
 }

@@ -289,7 +289,7 @@ func (s *server) senders() (map[anpi.Channel]channel.Sender, error) {
 // reminders and summaries still happen.
 func (s *server) runService(ctx context.Context) {
 	if s.cfg.JMAPoll {
-		src := &countingSource{src: jma.NewPoller(&jma.PollerOptions{Logger: s.log}), c: s.counters}
+		src := &countingSource{src: jma.NewPoller(&jma.PollerOptions{Feeds: s.cfg.JMAFeeds, Logger: s.log}), c: s.counters}
 		if err := s.svc.Run(ctx, src); err != nil && ctx.Err() == nil {
 			s.log.Error("JMA feed stopped", "err", err)
 		}
