@@ -18,6 +18,7 @@ type config struct {
 	Data          string
 	BaseURL       string
 	PostgresURL   string
+	PGSchema      string
 	SMTP          string // relay host:port; empty: the in-process sink
 	SMTPFrom      string
 	SMTPUser      string
@@ -79,6 +80,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	str(&c.Data, "data", "ANPI_DATA", "./anpi-data", "data directory: anpi.db, key, accounts.json")
 	str(&c.BaseURL, "base-url", "ANPI_BASE_URL", "", "public root URL of the answer links (default http://<addr>)")
 	str(&c.PostgresURL, "postgres", "ANPI_POSTGRES_URL", "", "PostgreSQL URL: use store/postgres instead of SQLite in <data>")
+	str(&c.PGSchema, "postgres-schema", "ANPI_POSTGRES_SCHEMA", "public", "PostgreSQL schema of the store's tables (created when missing)")
 	str(&c.SMTP, "smtp", "ANPI_SMTP", "", "SMTP relay host:port; empty runs an in-process mail sink (development)")
 	str(&c.SMTPFrom, "smtp-from", "ANPI_SMTP_FROM", "安否確認 <anpi@example.jp>", "From of the mails")
 	str(&c.SMTPUser, "smtp-user", "ANPI_SMTP_USER", "", "SMTP AUTH user (optional)")

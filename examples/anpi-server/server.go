@@ -84,11 +84,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// the migrations.
 	var storeDesc string
 	if cfg.PostgresURL != "" {
-		pg, err := postgres.Open(ctx, cfg.PostgresURL, &postgres.Options{Sealer: sealer})
+		pg, err := postgres.Open(ctx, cfg.PostgresURL, &postgres.Options{Sealer: sealer, Schema: cfg.PGSchema})
 		if err != nil {
 			return fmt.Errorf("open PostgreSQL: %w", err)
 		}
-		s.st, storeDesc = pg, "PostgreSQL"
+		s.st, storeDesc = pg, "PostgreSQL, schema "+cfg.PGSchema
 	} else {
 		path := filepath.Join(cfg.Data, "anpi.db")
 		lite, err := sqlite.Open(ctx, path, &sqlite.Options{Sealer: sealer})
