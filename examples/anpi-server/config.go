@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // config is what the flags and the environment say. Every flag has an
@@ -25,6 +26,9 @@ type config struct {
 	SMTPPassword  string
 	SMTPTLS       string // mandatory, opportunistic, none, implicit
 	EncryptionKey string // base64 of 32 bytes; empty: <data>/key
+	AnswerWindow  time.Duration
+	Reminders     int
+	RemindEvery   time.Duration
 	JMAPoll       bool
 	JMAFeeds      []string // short feed URLs; default jma.FeedEqvol and jma.FeedExtra
 	DemoUsers     int
@@ -32,17 +36,16 @@ type config struct {
 	AdminEmail    string
 	NewAPIKey     string // an action: create an API key so named, print it, exit
 
-	LINEToken    string
-	TwilioSID    string
-	TwilioToken  string
-	TwilioFrom   string
-	APNsKeyFile  string
-	APNsKeyID    string
-	APNsTeamID   string
-	APNsTopic    string
-	APNsSandbox  bool
-	devExplicit  bool // -dev or ANPI_DEV was given
-	baseExplicit bool // -base-url or ANPI_BASE_URL was given
+	LINEToken   string
+	TwilioSID   string
+	TwilioToken string
+	TwilioFrom  string
+	APNsKeyFile string
+	APNsKeyID   string
+	APNsTeamID  string
+	APNsTopic   string
+	APNsSandbox bool
+	devExplicit bool // -dev or ANPI_DEV was given
 }
 
 // envFlag is one flag and the environment variable that sets its default.
@@ -87,6 +90,20 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	str(&c.SMTPPassword, "smtp-password", "ANPI_SMTP_PASSWORD", "", "SMTP AUTH password (optional; prefer the variable)")
 	str(&c.SMTPTLS, "smtp-tls", "ANPI_SMTP_TLS", "mandatory", "TLS to the relay: mandatory (STARTTLS), opportunistic, none, implicit")
 	str(&c.EncryptionKey, "encryption-key", "ANPI_ENCRYPTION_KEY", "", "base64 of the 32-byte key sealing private contacts (default: generated once into <data>/key)")
+	dur := func(p *time.Duration, name, env string, def time.Duration, usage string) {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil && boolErr == nil {
+				boolErr = fmt.Errorf("%s=%q: not a duration such as 72h", env, v)
+			}
+			def = d
+		}
+		fs.DurationVar(p, name, def, usage)
+		flags = append(flags, envFlag{name, env, usage})
+	}
+	dur(&c.AnswerWindow, "answer-window", "ANPI_ANSWER_WINDOW", 72*time.Hour, "how long automatic surveys take answers (their links expire with it)")
+	var reminders string
+	str(&reminders, "reminders", "ANPI_REMINDERS", "2x1h", "reminders (再通知) of automatic surveys to those who have not answered: COUNTxINTERVAL, or 0")
 	boolean(&c.JMAPoll, "jma-poll", "ANPI_JMA_POLL", false, "poll the JMA Atom feeds and act on the documents")
 	demoUsage := "users of the demo organisation seeded into an empty store in development mode"
 	fs.IntVar(&c.DemoUsers, "demo-users", 300, demoUsage)
@@ -144,18 +161,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "dev":
+		if f.Name == "dev" {
 			c.devExplicit = true
-		case "base-url":
-			c.baseExplicit = true
 		}
 	})
 	if getenv("ANPI_DEV") != "" {
 		c.devExplicit = true
-	}
-	if getenv("ANPI_BASE_URL") != "" {
-		c.baseExplicit = true
 	}
 	if !c.devExplicit {
 		c.Dev = c.SMTP == ""
@@ -180,6 +191,19 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	case "mandatory", "opportunistic", "none", "implicit":
 	default:
 		return nil, fmt.Errorf("-smtp-tls %q: want mandatory, opportunistic, none or implicit", c.SMTPTLS)
+	}
+	if reminders != "0" {
+		n, every, ok := strings.Cut(reminders, "x")
+		var err error
+		if c.Reminders, err = strconv.Atoi(n); err != nil || !ok {
+			return nil, fmt.Errorf("-reminders %q: want COUNTxINTERVAL such as 2x1h, or 0", reminders)
+		}
+		if c.RemindEvery, err = time.ParseDuration(every); err != nil {
+			return nil, fmt.Errorf("-reminders %q: interval: %w", reminders, err)
+		}
+	}
+	if c.AnswerWindow < 0 {
+		return nil, fmt.Errorf("-answer-window %s: want 0 (no deadline) or more", c.AnswerWindow)
 	}
 	for _, f := range strings.Split(feeds, ",") {
 		if f = strings.TrimSpace(f); f == "" {

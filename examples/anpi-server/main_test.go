@@ -531,6 +531,13 @@ func TestConfigFromEnvironmentAndRefusals(t *testing.T) {
 	require.True(t, c.JMAPoll)
 	require.False(t, c.Dev, "a relay means production mode unless -dev says otherwise")
 	require.Equal(t, 12, c.DemoUsers)
+	require.Equal(t, 72*time.Hour, c.AnswerWindow)
+	require.Equal(t, 2, c.Reminders)
+	require.Equal(t, time.Hour, c.RemindEvery)
+	c, err = parseConfig([]string{"-reminders", "0", "-answer-window", "0"}, noEnv, io.Discard)
+	require.NoError(t, err)
+	require.Zero(t, c.Reminders)
+	require.Zero(t, c.AnswerWindow)
 	c, err = parseConfig([]string{"-addr", "127.0.0.1:1"}, func(k string) string { return env[k] }, io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:1", c.Addr, "a flag wins over its variable")
@@ -549,6 +556,12 @@ func TestConfigFromEnvironmentAndRefusals(t *testing.T) {
 		{[]string{"-demo-users", "0"}, nil, "-demo-users"},
 		{[]string{"-base-url", "ftp://x"}, nil, "-base-url"},
 		{nil, map[string]string{"ANPI_JMA_POLL": "yes please"}, "ANPI_JMA_POLL"},
+		{[]string{"-reminders", "2"}, nil, "-reminders"},
+		{[]string{"-reminders", "2xsoon"}, nil, "-reminders"},
+		{[]string{"-answer-window", "-1h"}, nil, "-answer-window"},
+		{nil, map[string]string{"ANPI_ANSWER_WINDOW": "3 days"}, "ANPI_ANSWER_WINDOW"},
+		{[]string{"-admin-email", "Admin <a@example.jp>"}, nil, "-admin-email"},
+		{[]string{"-jma-feeds", "file:///etc/passwd"}, nil, "-jma-feeds"},
 	} {
 		_, err := parseConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
 		require.ErrorContains(t, err, tc.want)

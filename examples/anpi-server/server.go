@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -115,15 +115,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch {
 	case n > 0:
 	case cfg.Dev:
-		if err := seedDemo(ctx, s.st, cfg.DemoUsers, uint64(time.Now().UnixNano()), time.Now(), cfg.AdminEmail); err != nil {
-			return err
-		}
+		err = seedDemo(ctx, s.st, cfg.DemoUsers, uint64(time.Now().UnixNano()), time.Now(), cfg.AdminEmail)
 		seeded = fmt.Sprintf("seeded a demo organisation of %d users and the default auto-send rules", cfg.DemoUsers)
 	default:
-		if err := seedAdmin(ctx, s.st, time.Now()); err != nil {
-			return err
-		}
+		err = seedAdmin(ctx, s.st, time.Now())
 		seeded = "created the administrator; import the directory (users, departments) and set the rules"
+	}
+	if anpi.Code(err) == anpi.AlreadyExists {
+		// Another replica on the same PostgreSQL seeded it at the same
+		// moment; the seed is one transaction, so it is whole.
+		seeded, err = "", nil
+	}
+	if err != nil {
+		return err
 	}
 	if seeded != "" {
 		log.Info(seeded)
@@ -161,9 +165,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// every enqueue.
 	var disp *dispatch.Dispatcher
 	s.svc, err = anpi.New(s.st, &anpi.Options{
-		BaseURL:  s.baseURL,
-		Logger:   log,
-		Channels: s.channels,
+		BaseURL:       s.baseURL,
+		Logger:        log,
+		Channels:      s.channels,
+		AnswerWindow:  cfg.AnswerWindow,
+		AutoReminders: anpi.ReminderPolicy{Count: cfg.Reminders, Interval: cfg.RemindEvery},
 		OnEnqueue: func() {
 			s.counters.enqueues.Add(1)
 			disp.Notify()
@@ -199,6 +205,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	s.ready.Store(true)
 
 	s.banner(stdout, storeDesc, seeded, password)
+	if host, _, _ := net.SplitHostPort(s.ln.Addr().String()); cfg.Dev && s.sink != nil && !net.ParseIP(host).IsLoopback() {
+		log.Warn("development mode on a non-loopback address: anyone who reaches it can read the captured mail, answer links included, at /dev/mail")
+	}
 	log.Info("serving", "addr", s.ln.Addr().String(), "base_url", s.baseURL, "dev", cfg.Dev, "channels", s.channels, "jma_poll", cfg.JMAPoll)
 	if started != nil {
 		started(s)
@@ -356,12 +365,9 @@ func (s *server) banner(w io.Writer, storeDesc, seeded, password string) {
 
 // channelList formats channels for the index page.
 func channelList(cs []anpi.Channel) string {
-	out := ""
-	for i, c := range slices.Clone(cs) {
-		if i > 0 {
-			out += ", "
-		}
-		out += string(c)
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = string(c)
 	}
-	return out
+	return strings.Join(names, ", ")
 }
