@@ -121,8 +121,8 @@ func artifactsDir(t *testing.T) string {
 }
 
 // saveScreenshot checks that shot is a PNG at least minWidth pixels wide and
-// writes it to the artifacts directory as name.
-func saveScreenshot(t *testing.T, name string, shot []byte, minWidth int) {
+// writes it to dir (see artifactsDir) as name.
+func saveScreenshot(t *testing.T, dir, name string, shot []byte, minWidth int) {
 	t.Helper()
 	cfg, err := png.DecodeConfig(bytes.NewReader(shot))
 	if err != nil {
@@ -131,7 +131,7 @@ func saveScreenshot(t *testing.T, name string, shot []byte, minWidth int) {
 	if cfg.Width < minWidth || cfg.Height == 0 {
 		t.Fatalf("screenshot %s is %d×%d, want at least %d wide", name, cfg.Width, cfg.Height, minWidth)
 	}
-	p := filepath.Join(artifactsDir(t), name)
+	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, shot, 0o644); err != nil {
 		t.Fatalf("save screenshot: %v", err)
 	}

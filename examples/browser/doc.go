@@ -1,16 +1,28 @@
 // Package browser holds the reference server's browser tests: a headless
-// Chromium, driven from Go with chromedp, goes through what people do with
-// the server — an administrator logs in and feeds a JMA report, a recipient
-// opens the answer link from the mail on a phone and answers, the dashboard's
-// tally moves — and screenshots of the answer page and the dashboard are saved
-// as test artifacts.
+// Chromium, driven from Go with chromedp, does what people do with the
+// server, and screenshots are saved as test artifacts.
+//
+//   - TestAnswerAndDashboard builds examples/anpi-server, starts it on
+//     127.0.0.1 with a fresh data directory, logs in with the one-time
+//     password it prints, uploads a real VXSE53 on the JMA document page,
+//     simulates 震度5弱 in 宮城県中部 (/dev/quake: no real sample reaches the
+//     demo rules' 震度5弱), opens the answer link of the newest captured mail
+//     (/dev/mail) on a phone-sized tab, answers, sees the dashboard's tally
+//     move, changes the answer and sees it move again. It saves
+//     answer-page-phone.png and dashboard.png.
+//   - TestAnswerPageInChromium answers through anpi/web's answer page alone
+//     (an anpi.Service on memstore): what only a browser checks, such as the
+//     inline style allowed by the Content-Security-Policy's hash and the
+//     browser's own Sec-Fetch-Site passing the same-origin check.
 //
 // The tests need a Chromium binary: $ANPI_CHROMIUM, else chromium,
-// chromium-browser, google-chrome or headless-shell on PATH. Without one they
+// chromium-browser, google-chrome or headless-shell on PATH; and the JMA
+// samples (../shared/jma-samples, or $ANPI_SHARED_DIR). Without them they
 // skip, saying so; with CI=true they fail instead, so CI cannot pass by
-// skipping (.ci/run installs Debian's chromium package when none is found).
-// Screenshots go to $ANPI_ARTIFACTS when set (.ci/run sets .ci/artifacts),
-// else to the test's temporary directory.
+// skipping. .ci/run installs Debian's chromium, and a Japanese font for
+// legible screenshots, when they are missing. Screenshots go to
+// $ANPI_ARTIFACTS when set (.ci/run sets .ci/artifacts), else to the test's
+// temporary directory.
 //
 // The package has no non-test code: this file only documents it.
 package browser

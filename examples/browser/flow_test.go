@@ -128,6 +128,7 @@ var quakeResultRE = regexp.MustCompile(`^rule (\S+): send, survey (\S+), (\d+) `
 func TestAnswerAndDashboard(t *testing.T) {
 	// Prerequisites first, before the build takes its time.
 	chromiumPath(t)
+	artifacts := artifactsDir(t)
 	sample, _ := readQuakeSample(t)
 	sample, err := filepath.Abs(sample)
 	if err != nil {
@@ -229,7 +230,7 @@ func TestAnswerAndDashboard(t *testing.T) {
 		t.Errorf("the answer page does not name the event (宮城県中部):\n%s", page)
 	}
 	do(phoneTab, t, "see the form", chromedp.WaitVisible(chromedp.CSS(`form button[type=submit]`)))
-	saveScreenshot(t, "answer-page-phone.png", run(phoneTab, t, "screenshot the answer page", chromedp.FullScreenshot(100)), 390)
+	saveScreenshot(t, artifacts, "answer-page-phone.png", run(phoneTab, t, "screenshot the answer page", chromedp.FullScreenshot(100)), 390)
 	if t.Failed() {
 		t.Logf("mail %s:\n%s", mail, to)
 	}
@@ -252,5 +253,5 @@ func TestAnswerAndDashboard(t *testing.T) {
 	if changed.Answered != after.Answered || changed.Self["無事"] != after.Self["無事"]-1 || changed.Self["軽傷"] != after.Self["軽傷"]+1 {
 		t.Fatalf("after changing to 軽傷 the dashboard went from %+v to %+v; want the same number answered, 無事 one down, 軽傷 one up", after, changed)
 	}
-	saveScreenshot(t, "dashboard.png", run(admin, t, "screenshot the dashboard", chromedp.FullScreenshot(100)), 1280)
+	saveScreenshot(t, artifacts, "dashboard.png", run(admin, t, "screenshot the dashboard", chromedp.FullScreenshot(100)), 1280)
 }
