@@ -121,7 +121,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	str(&feeds, "jma-feeds", "ANPI_JMA_FEEDS", "", "comma-separated JMA Atom feed URLs to poll (default JMA's eqvol.xml and extra.xml; a mirror or a proxy)")
 	fs.StringVar(&c.NewAPIKey, "new-api-key", "", "create an API key for the administrator with this label, print it and exit")
 	flags = append(flags, envFlag{"new-api-key", "", "create an API key for the administrator with this label, print it and exit (the server need not stop)"})
-	boolean(&c.Dev, "dev", "ANPI_DEV", false, "development mode: /dev/mail, cookies without Secure on plain http (default: true when -smtp is empty)")
+	boolean(&c.Dev, "dev", "ANPI_DEV", false, "development mode: the demo seed, /dev/mail and /dev/quake, admin cookies without Secure on http (default: on when -smtp is empty)")
 	str(&c.LINEToken, "line-token", "ANPI_LINE_TOKEN", "", "LINE Messaging API channel access token (optional: enables LINE)")
 	str(&c.TwilioSID, "twilio-sid", "ANPI_TWILIO_SID", "", "Twilio account SID (optional: with -twilio-token and -twilio-from enables SMS)")
 	str(&c.TwilioToken, "twilio-token", "ANPI_TWILIO_TOKEN", "", "Twilio auth token (optional)")
@@ -143,6 +143,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 				if def != "" {
 					def = "(set)"
 				}
+			}
+			if def == "false" { // a bool flag is off unless given; -dev says its own default
+				def = ""
 			}
 			if def != "" {
 				def = " (default " + strconv.Quote(def) + ")"

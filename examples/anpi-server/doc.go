@@ -4,7 +4,8 @@
 //	go run ./examples/anpi-server            # listens on 127.0.0.1:8080, data in ./anpi-data
 //	go run ./examples/anpi-server -h         # flags and their environment variables
 //
-// On the first start (an empty store) it seeds a demo organisation: a
+// In development mode (the default, without -smtp), the first start (an
+// empty store) seeds a demo organisation: a
 // department tree, a few hundred users registered in real JMA quake areas
 // and tsunami forecast regions (東京都２３区, 東京都多摩東部, 神奈川県東部,
 // 大阪府北部, 宮城県中部), each with a private email at example.jp, an
@@ -13,7 +14,8 @@
 // administrator's password is random, printed once, and kept only as an
 // argon2id hash in <data>/accounts.json (mode 0600). Private contacts are
 // sealed with AES-256-GCM under a key generated once into <data>/key (mode
-// 0600) unless -encryption-key gives one.
+// 0600) unless -encryption-key gives one. In production mode (-smtp) an
+// empty store gets only the administrator.
 //
 // It wires everything a deployment has: the store (SQLite in <data>, or
 // PostgreSQL with -postgres), anpi.Service (with the JMA feed poller when
@@ -25,7 +27,8 @@
 // Routes:
 //
 //	/a/{token}, /c/{token}   answer and contact-check pages (anpi/web)
-//	/admin/                  administration (anpi/web admin handler)
+//	/admin/                  administration (anpi/web admin handler); JSON API under
+//	                         /admin/api/ with API keys from -new-api-key
 //	/healthz                 liveness
 //	/readyz                  readiness: store reachable, migrations done
 //	/metrics                 Prometheus text format: deliveries by state and
