@@ -130,6 +130,21 @@ func (d Decision) Recipients() []string {
 	return append(out, d.Direct...)
 }
 
+// UniqueRecipients returns the recipients of Recipients, each once: those
+// the matches hold as index ordinals in the index's order (the order in
+// which they were first added to it), then the others in Recipients'
+// order. A recipient registered in several matched regions appears in
+// several matches; a caller that acts on each person once wants this.
+func (d Decision) UniqueRecipients() []string {
+	var lists []IDs
+	if !d.AdminsOnly {
+		for i := range d.Matches {
+			lists = append(lists, d.Matches[i].Recipients)
+		}
+	}
+	return unionIDs(append(lists, NewIDs(d.Direct...)))
+}
+
 // Count returns len(d.Recipients()) without building the list.
 func (d Decision) Count() int {
 	n := len(d.Direct)

@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/json"
 	"iter"
+	"math/bits"
 )
 
 // IDs is a list of recipient IDs. Lists built by evaluation hold index
@@ -115,4 +116,67 @@ func (l IDs) All() iter.Seq[string] {
 			}
 		}
 	}
+}
+
+// unionIDs returns the IDs of lists without repeats: the ordinals of the
+// index the first list of ordinals refers to, deduplicated on a bitset and
+// read in ordinal order, then every other ID in list order. A bitset costs
+// 1 bit per ordinal of the index, where a map of 100,000 IDs cost a tenth
+// of a second.
+func unionIDs(lists []IDs) []string {
+	var ix *Index
+	n := 0
+	for _, l := range lists {
+		n += l.Len()
+		if ix == nil && len(l.ords) > 0 {
+			ix = l.ix
+		}
+	}
+	out := make([]string, 0, n)
+	var rest []string // IDs not read from ix's ordinals, in list order
+	for _, l := range lists {
+		if ix != nil && l.ix == ix {
+			rest = append(rest, l.strs...)
+		} else {
+			rest = l.appendTo(rest)
+		}
+	}
+	if ix != nil {
+		var set bitset
+		ix.mu.RLock()
+		for _, l := range lists {
+			if l.ix == ix {
+				for _, o := range l.ords {
+					set.set(o)
+				}
+			}
+		}
+		for c, chunk := range set.chunks {
+			if chunk == nil {
+				continue
+			}
+			for w, word := range chunk {
+				for word != 0 {
+					b := uint32(bits.TrailingZeros64(word))
+					word &= word - 1
+					out = append(out, ix.ids[uint32(c)<<chunkBits|uint32(w)<<6|b])
+				}
+			}
+		}
+		ix.mu.RUnlock()
+	}
+	if len(rest) == 0 {
+		return out
+	}
+	seen := make(map[string]bool, len(out)+len(rest))
+	for _, id := range out {
+		seen[id] = true
+	}
+	for _, id := range rest {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
