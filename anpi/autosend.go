@@ -121,6 +121,23 @@ func (s *Service) Tick(ctx context.Context) ([]Effect, error) {
 	return effects, joinErrors(errs)
 }
 
+// Preload reads the rules and the directory ahead of the first document,
+// so that it does not wait for them: reading 100,000 users takes most of a
+// second, which the first send of a quake should not spend. Run calls it
+// as it starts; a caller that feeds documents itself may call it after
+// New. Later documents read the directory again only when the store's
+// users version moved (Store.UsersVersion).
+func (s *Service) Preload(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.loadRules(ctx); err != nil {
+		return err
+	}
+	err := s.syncDirectory(ctx)
+	s.dir = nil // a snapshot only while a report is acted on
+	return err
+}
+
 // NextDue returns when the earliest held send comes due, if any: the moment
 // a caller driving the Service without Run should call Tick next.
 func (s *Service) NextDue() (time.Time, bool) { return s.state.NextDue() }
@@ -136,6 +153,10 @@ func (s *Service) Run(ctx context.Context, src jma.Source) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := s.Preload(ctx); err != nil {
+		// The first document reads them itself.
+		s.log.ErrorContext(ctx, "anpi: preload the rules and the directory", "err", err)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -409,22 +430,28 @@ func (s *Service) activeUsers(ctx context.Context, ids []string) []UserID {
 }
 
 // recipientIDs returns the decision's recipients with its groups resolved,
-// each once, in order.
+// each once: those of the matched regions in the rules index's order —
+// the order syncDirectory added them in, by user ID, apart from users added
+// later — then those of its groups.
 func (s *Service) recipientIDs(d *rules.Decision) []UserID {
-	seen := map[UserID]bool{}
-	var out []UserID
-	add := func(id UserID) {
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
+	ids := d.UniqueRecipients()
+	out := make([]UserID, len(ids))
+	for i, id := range ids {
+		out[i] = UserID(id)
 	}
-	for _, id := range d.Recipients() {
-		add(UserID(id))
+	if len(d.Groups) == 0 {
+		return out
+	}
+	seen := make(map[UserID]bool, len(out))
+	for _, id := range out {
+		seen[id] = true
 	}
 	for _, g := range d.Groups {
 		for _, id := range s.groups[g] {
-			add(id)
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
 		}
 	}
 	return out
@@ -498,6 +525,14 @@ const (
 // send carries out a send or drill decision: the survey and its first
 // recipients in one transaction, the rest in chunks (see firstChunk).
 func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 Effect, now time.Time) (Effect, error) {
+	if s.dir == nil {
+		// A held send released by Tick: the directory as the store has it
+		// now (read again only if it changed).
+		if err := s.syncDirectory(ctx); err != nil {
+			return eff0, fmt.Errorf("anpi: %s for rule %s, event %s: %w", d.Action, d.Rule, d.Event, err)
+		}
+		defer func() { s.dir = nil }()
+	}
 	ids := s.recipientIDs(&d)
 	repID := reportID(d.Report)
 	kind := AutoSurvey
@@ -510,9 +545,10 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 	}
 	trig := describe(&d)
 	var eff Effect
-	var rest []*User // the users of the chunks after the first
+	var rest []*User     // users of the chunks after the first, when known
+	var restIDs []UserID // or the IDs they are still to be found among
 	err := s.st.InTx(ctx, func(tx Tx) error {
-		eff, rest = eff0, nil // InTx may run fn again
+		eff, rest, restIDs = eff0, nil, nil // InTx may run fn again
 		sv, free, replay, err := findSurvey(ctx, tx, surveyBase(&d), repID)
 		if err != nil {
 			return err
@@ -521,11 +557,28 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 			eff.Note = "replay of a withdrawn report: nothing sent"
 			return nil
 		}
-		users, err := s.newRecipients(ctx, tx, sv, ids, d.Rule)
-		if err != nil {
-			return err
+		var first []*User
+		if sv == nil {
+			// A new survey asks nobody yet: its first chunk is the first
+			// active users, found without looking at the others, so that
+			// the first messages go before the rest is even read.
+			j := 0
+			for j < len(ids) && len(first) < firstChunk {
+				if u := s.activeUser(ctx, ids[j], d.Rule); u != nil {
+					first = append(first, u)
+				}
+				j++
+			}
+			restIDs = ids[j:]
+		} else {
+			users, err := s.newRecipients(ctx, tx, sv, ids, d.Rule)
+			if err != nil {
+				return err
+			}
+			n := min(len(users), firstChunk)
+			first, rest = users[:n], users[n:]
 		}
-		if len(users) == 0 {
+		if len(first) == 0 {
 			if sv != nil {
 				eff.Survey = sv.ID
 			}
@@ -544,16 +597,17 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 			}
 		}
 		eff.Survey = sv.ID
-		slices.SortFunc(users, func(a, b *User) int { return strings.Compare(string(a.ID), string(b.ID)) })
-		n := min(len(users), firstChunk)
-		rest = users[n:]
-		return s.ask(ctx, tx, sv.ID, users[:n], now, &eff, action,
-			fmt.Sprintf("rule %s, event %s, report %s", d.Rule, d.Event, repID))
+		return s.ask(ctx, tx, sv.ID, first, now, &eff, action, fmt.Sprintf("rule %s, event %s, report %s", d.Rule, d.Event, repID))
 	})
 	if err != nil {
 		return eff0, fmt.Errorf("anpi: %s for rule %s, event %s: %w", d.Action, d.Rule, d.Event, err)
 	}
 	s.enqueued(eff.Queued)
+	for _, id := range restIDs {
+		if u := s.activeUser(ctx, id, d.Rule); u != nil {
+			rest = append(rest, u)
+		}
+	}
 	for len(rest) > 0 {
 		chunk := rest[:min(len(rest), fanOutChunk)]
 		var part Effect
@@ -579,6 +633,20 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 			"created", eff.Created, "recipients", eff.Recipients, "queued", eff.Queued, "noContact", eff.NoContact)
 	}
 	return eff, nil
+}
+
+// activeUser returns the active user id from the directory snapshot, or
+// nil (a user the rules index knows and the directory does not is logged).
+func (s *Service) activeUser(ctx context.Context, id UserID, rule string) *User {
+	u := s.dir[id]
+	if u == nil {
+		s.log.WarnContext(ctx, "anpi: recipient is not in the directory", "user", id, "rule", rule)
+		return nil
+	}
+	if u.Status != Active {
+		return nil
+	}
+	return u
 }
 
 // ask makes users recipients of survey sv, each with his first delivery,

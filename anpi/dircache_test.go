@@ -49,3 +49,18 @@ func TestDirectoryReadWhenChanged(t *testing.T) {
 	require.Equal(t, 2, st.lists, "a user created in between: the directory is read again")
 	require.Contains(t, e.recipients(sv), "newcomer", "the newcomer in 380, which the VXSE53 adds, is asked")
 }
+
+// TestPreload: after Preload, the first document reads no directory.
+func TestPreload(t *testing.T) {
+	e := newEnv(t, quakeRule)
+	st := &listCounter{Store: e.st}
+	svc, err := anpi.New(st, &anpi.Options{Clock: e.clock.Now, BaseURL: baseURL})
+	require.NoError(t, err)
+	require.NoError(t, svc.Preload(e.ctx))
+	require.Equal(t, 1, st.lists)
+	out, err := svc.HandleDocument(e.ctx, fixture(t, docVXSE51))
+	require.NoError(t, err)
+	require.Len(t, out.Effects, 1)
+	require.NotZero(t, out.Effects[0].Queued)
+	require.Equal(t, 1, st.lists, "the document used the preloaded directory")
+}
