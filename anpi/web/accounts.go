@@ -38,6 +38,7 @@ type Accounts interface {
 // AccountsOptions configures MemAccounts. A nil *AccountsOptions means
 // defaults. The argon2id defaults are the second recommended option of
 // RFC 9106 §4 (3 passes over 64 MiB, 4 lanes); tests may lower them.
+// Higher costs are capped at 100 passes, 1 GiB and 64 lanes.
 type AccountsOptions struct {
 	// Rand is the source of salts and API keys; default crypto/rand.
 	Rand io.Reader
@@ -110,6 +111,9 @@ func NewMemAccounts(opts *AccountsOptions) *MemAccounts {
 	}
 	a := &MemAccounts{rand: cmp.Or[io.Reader](o.Rand, rand.Reader), time: cmp.Or(o.Time, 3), memory: cmp.Or(o.Memory, 64*1024),
 		threads: cmp.Or(o.Threads, 4), logins: map[string]*login{}, loginsByUser: map[anpi.UserID]string{}}
+	// Costs beyond what a stored hash may carry are cut to the bounds, so
+	// every hash written can be read back.
+	a.time, a.memory, a.threads = min(a.time, maxArgonTime), min(a.memory, maxArgonMemory), min(a.threads, maxArgonThreads)
 	return a
 }
 
@@ -182,9 +186,14 @@ type argonHash struct {
 	salt, sum    []byte
 }
 
-// maxArgonMemory bounds the memory a stored hash may ask for (4 GiB), so a
-// corrupt file cannot make a login allocate without bound.
-const maxArgonMemory = 4 << 20
+// Bounds of the parameters a stored hash may ask for (1 GiB, 100 passes,
+// 64 lanes: far above any sane setting), so a corrupt file cannot make a
+// login allocate or spin without bound.
+const (
+	maxArgonMemory  = 1 << 20
+	maxArgonTime    = 100
+	maxArgonThreads = 64
+)
 
 // parseHash reads an encoded argon2id hash.
 func parseHash(s string) (*argonHash, error) {
@@ -201,7 +210,7 @@ func parseHash(s string) (*argonHash, error) {
 	if n, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &h.memory, &h.time, &p); err != nil || n != 3 {
 		return nil, fmt.Errorf("argon2 parameters %q", parts[3])
 	}
-	if h.time == 0 || h.memory == 0 || h.memory > maxArgonMemory || p == 0 || p > 255 {
+	if h.time == 0 || h.time > maxArgonTime || h.memory == 0 || h.memory > maxArgonMemory || p == 0 || p > maxArgonThreads {
 		return nil, fmt.Errorf("argon2 parameters %q out of range", parts[3])
 	}
 	h.threads = uint8(p)

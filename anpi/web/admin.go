@@ -68,6 +68,11 @@ type AdminOptions struct {
 	LoginWindow time.Duration
 }
 
+// maxConcurrentLogins bounds the password checks in flight: each costs
+// argon2id's memory (64 MiB by default) and about half a second of a core,
+// so a flood of logins queues instead of exhausting the server.
+const maxConcurrentLogins = 4
+
 // Limits of the request bodies.
 const (
 	maxFormBody     = 256 << 10 // a form post
@@ -89,6 +94,7 @@ type admin struct {
 	rand        io.Reader
 	sessions    sessions
 	fails       failures
+	hashing     chan struct{} // bounds the password checks running at once
 	tmpl        *template.Template
 	csp         string
 	mux         *http.ServeMux
@@ -133,6 +139,7 @@ func NewAdminHandler(svc AdminService, accounts Accounts, opts *AdminOptions) ht
 		}
 	}
 	h.sessions = sessions{byID: map[[32]byte]*session{}, rand: h.rand}
+	h.hashing = make(chan struct{}, maxConcurrentLogins)
 	h.fails = failures{seen: map[[32]byte]*window{}}
 	sum := sha256.Sum256([]byte(adminCSS))
 	h.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
@@ -164,6 +171,13 @@ func NewAdminHandler(svc AdminService, accounts Accounts, opts *AdminOptions) ht
 	m.HandleFunc("GET /api/users", h.api(h.apiUsers))
 	m.HandleFunc("GET /api/rules", h.api(h.apiRules))
 	m.HandleFunc("POST /api/rules/simulate", h.api(h.apiSimulate))
+	// Other methods on the API's paths get a JSON 405, not the mux's text.
+	for _, p := range []string{"/api/surveys", "/api/surveys/{id}/tally", "/api/surveys/{id}/export.csv", "/api/documents",
+		"/api/audit", "/api/users", "/api/rules", "/api/rules/simulate"} {
+		m.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			writeJSONError(w, http.StatusMethodNotAllowed, anpi.InvalidArgument, "method "+r.Method+" is not allowed here")
+		})
+	}
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, anpi.NotFound, "no such API route")
 	})

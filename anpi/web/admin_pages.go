@@ -60,7 +60,17 @@ func (h *admin) loginPost(w http.ResponseWriter, r *http.Request) {
 		h.loginForm(w, r, http.StatusTooManyRequests, m.TooMany)
 		return
 	}
+	select {
+	case h.hashing <- struct{}{}: // a free slot is always taken
+	default:
+		select {
+		case h.hashing <- struct{}{}:
+		case <-r.Context().Done():
+			return // the client left while queued
+		}
+	}
 	user, err := h.accounts.Authenticate(r.Context(), r.PostFormValue("email"), r.PostFormValue("password"))
+	<-h.hashing
 	if err != nil {
 		h.fails.fail(email, now, h.loginWindow)
 		h.fails.fail(client, now, h.loginWindow)

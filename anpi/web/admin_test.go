@@ -781,6 +781,7 @@ func TestAdminAPI(t *testing.T) {
 	e.apiErr(e.api(http.MethodGet, "/api/surveys/nope/tally", key, nil), http.StatusNotFound, "NotFound")
 	e.apiErr(e.api(http.MethodGet, "/api/surveys/"+string(all)+"/tally?region=quake:1", key, nil), http.StatusBadRequest, "InvalidArgument")
 	e.apiErr(e.api(http.MethodGet, "/api/nothing", key, nil), http.StatusNotFound, "NotFound")
+	e.apiErr(e.api(http.MethodDelete, "/api/surveys", key, nil), http.StatusMethodNotAllowed, "InvalidArgument")
 
 	// The audit log has the export.
 	r = e.api(http.MethodGet, "/api/audit", key, nil)
@@ -866,4 +867,68 @@ func TestAdminNotFoundAndHeaders(t *testing.T) {
 	require.Contains(t, r.hdr.Get("Content-Security-Policy"), "style-src 'sha256-")
 	require.Equal(t, "DENY", r.hdr.Get("X-Frame-Options"))
 	require.NotContains(t, r.body, "<script")
+}
+
+// blockingAccounts holds every Authenticate until release is closed.
+type blockingAccounts struct {
+	mu      sync.Mutex
+	calls   int
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingAccounts) Authenticate(ctx context.Context, email, password string) (anpi.UserID, error) {
+	b.mu.Lock()
+	b.calls++
+	b.mu.Unlock()
+	b.entered <- struct{}{}
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+	}
+	return "", anpi.Errorf(anpi.PermissionDenied, "no")
+}
+
+func (b *blockingAccounts) APIKeyUser(context.Context, string) (anpi.UserID, error) {
+	return "", anpi.Errorf(anpi.PermissionDenied, "no")
+}
+
+// TestAdminLoginsBounded: at most four password checks run at once (each
+// costs argon2id's memory); a fifth login waits, and gives up without a
+// check when its client leaves.
+func TestAdminLoginsBounded(t *testing.T) {
+	e := newAdminEnv(t)
+	acc := &blockingAccounts{entered: make(chan struct{}, 8), release: make(chan struct{})}
+	h := web.NewAdminHandler(e.svc, acc, &web.AdminOptions{Clock: e.clock.Now, CSRFKey: []byte("k"), LoginLimit: 100})
+	form := func() (url.Values, *http.Cookie) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "https://admin.example/login", nil))
+		m := csrfRE.FindStringSubmatch(w.Body.String())
+		require.NotNil(t, m)
+		return url.Values{"csrf": {m[1]}, "email": {"x@corp.example"}, "password": {"whatever password"}}, w.Result().Cookies()[0]
+	}
+	post := func(ctx context.Context) *httptest.ResponseRecorder {
+		f, ck := form()
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "https://admin.example/login", strings.NewReader(f.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(ck)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { post(context.Background()) })
+	}
+	for range 4 {
+		<-acc.entered
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	post(ctx) // returns: all four slots are taken and its client is gone
+	acc.mu.Lock()
+	require.Equal(t, 4, acc.calls, "the fifth login never reached the password check")
+	acc.mu.Unlock()
+	close(acc.release)
+	wg.Wait()
 }
