@@ -52,8 +52,9 @@ const maxGenerations = 32
 // HandleDocument parses one JMA XML document and acts on it: the Service's
 // jma.Tracker finds what changed, the rules stored in the Store decide
 // (against an index of the directory's active users and their regions), and
-// each send or drill decision becomes, in one transaction, the survey of
-// (rule, event), its new recipients and one delivery for each of them. A 取消
+// each send or drill decision becomes the survey of (rule, event), its new
+// recipients and one delivery for each of them, written in chunks (the
+// survey with the first ones, then the others; see firstChunk). A 取消
 // cancels what is unsent and enqueues corrections to those already sent to.
 // Held sends are kept and released by Tick.
 //

@@ -37,10 +37,12 @@
 // Service is the engine on top of a Store. HandleDocument (or Run with a
 // jma.Source) takes a JMA document through a jma.Tracker and the stored
 // auto-send rules (rules.State, against an index of the active users'
-// regions) and writes, in one transaction per decision, the survey of
-// (rule, event), its new recipients and one Queued delivery per new
-// recipient on the first channel of Options.Channels he can be reached on
-// (SkippedNoContact when none), with an audit entry. Survey IDs derive from
+// regions) and writes the survey of (rule, event), its new recipients and
+// one Queued delivery per new recipient on the first channel of
+// Options.Channels he can be reached on (SkippedNoContact when none), with
+// audit entries: the survey with its first 256 recipients in one
+// transaction, so the first messages leave within milliseconds, then the
+// others 5,000 per transaction, each chunk whole or not at all. Survey IDs derive from
 // the rule and the event, and the survey's recipients are the durable set of
 // people already asked: a second report of the event asks only those newly
 // in scope, and a restarted Service fed the same documents asks nobody
