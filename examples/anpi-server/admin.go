@@ -17,6 +17,7 @@ func (s *server) mountAdmin(mux *http.ServeMux) {
 	insecure := s.cfg.Dev && strings.HasPrefix(s.baseURL, "http://")
 	h := web.NewAdminHandler(&adminService{Service: s.svc, c: s.counters}, s.accounts, &web.AdminOptions{
 		Logger:          s.log,
+		CSRFKey:         s.adminCSRF,
 		InsecureCookies: insecure,
 		CookiePath:      "/admin/",
 	})

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -60,6 +62,16 @@ func decodeKey(s string) ([]byte, error) {
 		return nil, fmt.Errorf("%d bytes, want 32 (AES-256)", len(key))
 	}
 	return key, nil
+}
+
+// deriveKey returns a key for purpose derived from the sealing key
+// (HMAC-SHA256), so that the CSRF keys of the pages survive a restart and
+// are the same on every replica sharing the sealing key, without another
+// secret to manage; a derived key tells nothing about the sealing key.
+func deriveKey(key []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("anpi-server " + purpose))
+	return m.Sum(nil)
 }
 
 // newSealer returns the AES-256-GCM sealer of key.

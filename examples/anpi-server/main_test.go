@@ -634,3 +634,41 @@ func TestJMAFeed(t *testing.T) {
 	require.Contains(t, hits, "/feed/eqvol.xml")
 	require.Equal(t, jma.DefaultUserAgent, hits["/data/20210217050958_0_VXSE53_010000.xml"], "the poller's descriptive User-Agent")
 }
+
+// TestAnswerFormSurvivesARestart opens an answer page, restarts the
+// server, and posts the form: the link (its token hash is in the store)
+// and the form's CSRF field (its key derived from the sealing key) still
+// work.
+func TestAnswerFormSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, dir)
+	resp, err := http.PostForm(r.s.URL()+"/dev/quake", url.Values{"area": {"351"}, "intensity": {"6-"}, "status": {"通常"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	waitMail(t, r.s, 1)
+	link := linkInText.FindString(r.s.sink.Messages()[0].Text)
+	require.NotEmpty(t, link)
+	_, page := get(t, link)
+	csrf := csrfRE.FindStringSubmatch(page)
+	require.NotNil(t, csrf, page)
+	form := url.Values{"csrf": {csrf[1]}}
+	for _, m := range radioRE.FindAllStringSubmatch(page, -1) {
+		if !form.Has(m[1]) {
+			form.Set(m[1], m[2])
+		}
+	}
+	oldBase := r.s.URL()
+	require.NoError(t, r.stop(t))
+
+	r2 := start(t, dir)
+	link = r2.s.URL() + strings.TrimPrefix(link, oldBase) // a new port; the same path
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = client.PostForm(link, form)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+}
+
+// linkInText finds an answer link in a mail's text.
+var linkInText = regexp.MustCompile(`http://[^\s]+/a/[A-Za-z0-9_-]+`)

@@ -19,7 +19,7 @@ import (
 //	/                  an index of the above
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
-	answers := countAnswers(web.NewAnswerHandler(s.svc, &web.Options{Logger: s.log}), s.counters)
+	answers := countAnswers(web.NewAnswerHandler(s.svc, &web.Options{Logger: s.log, CSRFKey: s.answerCSRF}), s.counters)
 	mux.Handle("/a/", answers)
 	mux.Handle("/c/", answers)
 	s.mountAdmin(mux)

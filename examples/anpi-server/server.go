@@ -41,9 +41,13 @@ type server struct {
 	acctPath string
 	counters *counters
 	channels []anpi.Channel // channels with a sender, in fallback order
-	ln       net.Listener
-	baseURL  string
-	ready    atomic.Bool // migrations done, demo seeded, dispatcher running
+	// answerCSRF and adminCSRF key the pages' CSRF fields; derived from
+	// the sealing key, so they are the same after a restart and on every
+	// replica.
+	answerCSRF, adminCSRF []byte
+	ln                    net.Listener
+	baseURL               string
+	ready                 atomic.Bool // migrations done, demo seeded, dispatcher running
 }
 
 // URL returns the address the server listens on, as http://host:port.
@@ -72,6 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	s.answerCSRF, s.adminCSRF = deriveKey(key, "answer csrf"), deriveKey(key, "admin csrf")
 	sealer, err := newSealer(key)
 	if err != nil {
 		return err
