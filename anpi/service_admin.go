@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/anpikit/anpi/rules"
 )
@@ -344,4 +345,49 @@ func (s *Service) Unanswered(ctx context.Context, actor UserID, survey SurveyID,
 	}
 	slices.SortFunc(out, func(a, b Unanswered) int { return cmp.Compare(a.UserID, b.UserID) })
 	return out, nil
+}
+
+// AuditUpload appends to the audit log that actor handed a JMA document
+// to the Service by hand (an administrator's upload, which HandleDocument,
+// serving the live feed, records with no actor): its size, the report and
+// the surveys it started or extended, or why it was not applied (cause,
+// the error of HandleDocument when out is nil). The entry is jma.upload,
+// its target the report (type@time). Errors: NotFound for an unknown actor;
+// those of the store.
+func (s *Service) AuditUpload(ctx context.Context, actor UserID, size int, out *Outcome, cause error) error {
+	e := &AuditEntry{At: s.now(), Actor: actor, Action: "jma.upload", TargetKind: "report"}
+	detail := fmt.Sprintf("%d bytes", size)
+	if out != nil && out.Report != nil {
+		e.TargetID = reportID(out.Report)
+		detail += fmt.Sprintf("; %s %s; %s", out.Report.Type, out.Report.Control.Status, out.Change)
+	}
+	if out != nil {
+		var svs []string
+		for _, ef := range out.Effects {
+			if ef.Survey != "" && !slices.Contains(svs, string(ef.Survey)) {
+				svs = append(svs, string(ef.Survey))
+			}
+		}
+		if len(svs) > 0 {
+			detail += "; surveys " + strings.Join(svs, " ")
+		}
+	}
+	if cause != nil {
+		detail += "; not applied: " + Code(cause).String()
+		if out != nil {
+			detail = strings.Replace(detail, "not applied", "applied, a step failed", 1)
+		}
+	}
+	e.Detail = detail
+	err := s.st.InTx(ctx, func(tx Tx) error {
+		if _, err := tx.GetUser(ctx, actor); err != nil {
+			return err
+		}
+		_, err := tx.AppendAudit(ctx, e)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("anpi: audit upload by %s: %w", actor, err)
+	}
+	return nil
 }

@@ -140,3 +140,20 @@ func TestSimulateIsPureAndScoped(t *testing.T) {
 	require.NotEmpty(t, out.Effects)
 	require.NotEmpty(t, out.Effects[0].Survey)
 }
+
+func TestAuditUpload(t *testing.T) {
+	e := adminEnv(t)
+	out := e.feed(docVXSE53)
+	require.NoError(t, e.svc.AuditUpload(e.ctx, "admin", 1234, out, nil))
+	require.NoError(t, e.svc.AuditUpload(e.ctx, "admin", 7, nil, anpi.Errorf(anpi.InvalidArgument, "bad xml")))
+	require.Equal(t, anpi.NotFound, anpi.Code(e.svc.AuditUpload(e.ctx, "ghost", 7, nil, nil)))
+	es, err := e.st.ListAudit(e.ctx, &anpi.AuditQuery{Actor: "admin"})
+	require.NoError(t, err)
+	require.Len(t, es, 2)
+	require.Equal(t, "jma.upload", es[0].Action)
+	require.Equal(t, "report", es[0].TargetKind)
+	require.Contains(t, es[0].TargetID, "VXSE53@")
+	require.Contains(t, es[0].Detail, "1234 bytes; VXSE53 通常")
+	require.Contains(t, es[0].Detail, "surveys "+string(out.Effects[0].Survey))
+	require.Equal(t, "7 bytes; not applied: InvalidArgument", es[1].Detail)
+}

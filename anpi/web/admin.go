@@ -29,6 +29,7 @@ type AdminService interface {
 	ExportCSV(ctx context.Context, actor anpi.UserID, survey anpi.SurveyID, filter *anpi.ExportFilter, w io.Writer) error
 	StartSurvey(ctx context.Context, actor anpi.UserID, req *anpi.SendRequest) (*anpi.Started, error)
 	HandleDocument(ctx context.Context, data []byte) (*anpi.Outcome, error)
+	AuditUpload(ctx context.Context, actor anpi.UserID, size int, out *anpi.Outcome, cause error) error
 	Authorize(ctx context.Context, actor anpi.UserID, action anpi.Action, target anpi.Target) error
 	Departments(ctx context.Context, actor anpi.UserID) (*anpi.DepartmentTree, error)
 	Rules(ctx context.Context, actor anpi.UserID) ([]*anpi.RuleRecord, error)

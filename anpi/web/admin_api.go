@@ -288,7 +288,7 @@ func (h *admin) apiDocument(a *apiReq) {
 		return
 	}
 	out, err := h.svc.HandleDocument(a.r.Context(), data)
-	h.logDocument(a.r, a.user, len(data), out, err)
+	h.recordUpload(a.r, a.user, len(data), out, err)
 	if err != nil && out == nil {
 		h.apiFail(a, err)
 		return

@@ -524,7 +524,7 @@ func (h *admin) feedPost(rq *req) {
 		return
 	}
 	out, err := h.svc.HandleDocument(rq.r.Context(), data)
-	h.logDocument(rq.r, rq.user, len(data), out, err)
+	h.recordUpload(rq.r, rq.user, len(data), out, err)
 	if err != nil && out == nil {
 		if anpi.Code(err) == anpi.InvalidArgument {
 			h.show(rq, http.StatusBadRequest, &adminPage{Feed: &feedView{}, Error: rq.m.Invalid + " (" + strings.TrimPrefix(err.Error(), "anpi: ") + ")"})
@@ -544,10 +544,10 @@ func (h *admin) feedPost(rq *req) {
 	h.show(rq, http.StatusOK, p)
 }
 
-// logDocument logs who uploaded a JMA document and what it started: the
-// Service audits the sends it makes, with no actor (the feed's), so the
-// log is where the uploader is named.
-func (h *admin) logDocument(r *http.Request, user anpi.UserID, size int, out *anpi.Outcome, err error) {
+// recordUpload audits (AuditUpload) and logs who uploaded a JMA document
+// and what it did: the Service records the sends it makes with no actor
+// (the feed's), so this entry is where the uploader is named.
+func (h *admin) recordUpload(r *http.Request, user anpi.UserID, size int, out *anpi.Outcome, cause error) {
 	var surveys []string
 	if out != nil {
 		for _, e := range out.Effects {
@@ -556,8 +556,11 @@ func (h *admin) logDocument(r *http.Request, user anpi.UserID, size int, out *an
 			}
 		}
 	}
-	if err != nil {
-		h.log.WarnContext(r.Context(), "anpi/web: JMA document uploaded", "user", user, "bytes", size, "surveys", surveys, "err", err)
+	if err := h.svc.AuditUpload(r.Context(), user, size, out, cause); err != nil {
+		h.log.ErrorContext(r.Context(), "anpi/web: auditing a JMA document upload", "user", user, "err", err)
+	}
+	if cause != nil {
+		h.log.WarnContext(r.Context(), "anpi/web: JMA document uploaded", "user", user, "bytes", size, "surveys", surveys, "err", cause)
 		return
 	}
 	h.log.InfoContext(r.Context(), "anpi/web: JMA document uploaded", "user", user, "bytes", size, "surveys", surveys)

@@ -543,6 +543,18 @@ func TestAdminFeedStartsSurvey(t *testing.T) {
 	require.Contains(t, r.body, "回答済 0 / 対象 6")
 	require.Contains(t, e.logs.String(), "JMA document uploaded")
 	require.Contains(t, e.logs.String(), "user=boss")
+	entries, err := e.st.ListAudit(e.ctx, &anpi.AuditQuery{Actor: "boss"})
+	require.NoError(t, err)
+	var uploads []string
+	for _, en := range entries {
+		if en.Action == "jma.upload" {
+			uploads = append(uploads, en.Detail)
+		}
+	}
+	require.Len(t, uploads, 2, "the malformed document and the real one; the refused ones never reached the Service")
+	require.Contains(t, uploads[0], "not applied: InvalidArgument")
+	require.Contains(t, uploads[1], "VXSE53 通常")
+	require.Contains(t, uploads[1], "surveys "+link[1])
 
 	// Too large: refused before the Service sees it.
 	r = c.upload(csrf, "big.xml", bytes.Repeat([]byte("x"), 16<<20+1))
