@@ -672,3 +672,23 @@ func TestAnswerFormSurvivesARestart(t *testing.T) {
 
 // linkInText finds an answer link in a mail's text.
 var linkInText = regexp.MustCompile(`http://[^\s]+/a/[A-Za-z0-9_-]+`)
+
+// TestOptionalProviders: the provider flags add their channels to the
+// dispatcher's senders (and to /metrics), incomplete credentials are
+// refused naming the flags, and nothing is sent at start.
+func TestOptionalProviders(t *testing.T) {
+	r := start(t, t.TempDir(), "-line-token", "line-token", "-twilio-sid", "AC0123456789abcdef0123456789abcdef",
+		"-twilio-token", "0123456789abcdef0123456789abcdef", "-twilio-from", "+815012345678")
+	require.Equal(t, []anpi.Channel{anpi.LINEChannel, anpi.EmailChannel, anpi.SMSChannel}, r.s.channels, "in the fallback order")
+	_, metrics := get(t, r.s.URL()+"/metrics")
+	require.Contains(t, metrics, `anpi_provider_errors_total{channel="line"} 0`+"\n")
+	require.Contains(t, metrics, `anpi_provider_errors_total{channel="sms"} 0`+"\n")
+
+	dir := t.TempDir()
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-data", dir, "-twilio-sid", "AC0123456789abcdef0123456789abcdef"},
+		noEnv, io.Discard, io.Discard, nil)
+	require.ErrorContains(t, err, "-twilio-token")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "refused before anything is written")
+}

@@ -69,6 +69,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.NewAPIKey != "" {
 		return newAPIKey(cfg.Data, cfg.NewAPIKey, stdout)
 	}
+	// The senders first: bad credentials stop the start before anything
+	// is written.
+	senders, err := s.senders()
+	if err != nil {
+		return err
+	}
+	if s.sink != nil {
+		defer s.sink.Close()
+	}
+
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
@@ -151,15 +161,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	s.baseURL = cfg.BaseURL
 	if s.baseURL == "" {
 		s.baseURL = s.URL()
+		if host, _, _ := net.SplitHostPort(s.ln.Addr().String()); net.ParseIP(host).IsUnspecified() {
+			log.Warn("the answer links point at " + s.baseURL + ", which recipients cannot open: set -base-url")
+		}
 	}
 
-	senders, err := s.senders()
-	if err != nil {
-		return err
-	}
-	if s.sink != nil {
-		defer s.sink.Close()
-	}
 	for _, c := range anpi.DefaultChannels() {
 		if senders[c] != nil {
 			s.channels = append(s.channels, c)
@@ -189,7 +195,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	s.disp = disp
 
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// No WriteTimeout: a CSV export of a large survey may take a while.
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	dispCtx, stopDisp := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopDisp()
