@@ -26,7 +26,8 @@ type anpiServer struct {
 	Password string // the one-time password of the first start
 }
 
-// buildServer builds the reference server into dir and returns the binary.
+// buildServer builds the reference server into dir and returns the binary;
+// with the race detector when the test has it (CI runs go test -race).
 func buildServer(ctx context.Context, t *testing.T, dir string) string {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
@@ -34,7 +35,11 @@ func buildServer(ctx context.Context, t *testing.T, dir string) string {
 		missing(t, "no go command on PATH to build %s: %v", serverPkg, err)
 	}
 	bin := filepath.Join(dir, "anpi-server")
-	cmd := exec.CommandContext(ctx, gobin, "build", "-o", bin, serverPkg)
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(ctx, gobin, append(args, serverPkg)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", serverPkg, err, out)
 	}
