@@ -67,12 +67,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		fs.StringVar(p, name, def, usage)
 		flags = append(flags, envFlag{name, env, usage})
 	}
-	var boolErr error
+	var envErr error
 	boolean := func(p *bool, name, env string, def bool, usage string) {
 		if v := getenv(env); v != "" {
 			b, err := strconv.ParseBool(v)
-			if err != nil && boolErr == nil {
-				boolErr = fmt.Errorf("%s=%q: want 1, 0, true or false", env, v)
+			if err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: want 1, 0, true or false", env, v)
 			}
 			def = b
 		}
@@ -93,8 +93,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	dur := func(p *time.Duration, name, env string, def time.Duration, usage string) {
 		if v := getenv(env); v != "" {
 			d, err := time.ParseDuration(v)
-			if err != nil && boolErr == nil {
-				boolErr = fmt.Errorf("%s=%q: not a duration such as 72h", env, v)
+			if err != nil && envErr == nil {
+				envErr = fmt.Errorf("%s=%q: not a duration such as 72h", env, v)
 			}
 			def = d
 		}
@@ -131,15 +131,17 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	str(&c.APNsTeamID, "apns-team", "ANPI_APNS_TEAM_ID", "", "Apple team ID (optional)")
 	str(&c.APNsTopic, "apns-topic", "ANPI_APNS_TOPIC", "", "APNs topic, the app's bundle ID (optional)")
 	boolean(&c.APNsSandbox, "apns-sandbox", "ANPI_APNS_SANDBOX", false, "use the APNs development environment")
-	if boolErr != nil {
-		return nil, boolErr
+	if envErr != nil {
+		return nil, envErr
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: anpi-server [flags]\n\nThe AnpiKit reference server. Every flag can be set by its environment variable;\na flag on the command line wins.\n\n")
 		for _, f := range flags {
 			fl := fs.Lookup(f.name)
 			def := fl.DefValue
-			if strings.Contains(f.name, "password") || f.name == "encryption-key" || strings.HasSuffix(f.name, "token") {
+			// Secrets given by the environment are not echoed (a
+			// PostgreSQL URL may carry a password).
+			if strings.Contains(f.name, "password") || f.name == "encryption-key" || f.name == "postgres" || strings.HasSuffix(f.name, "token") {
 				if def != "" {
 					def = "(set)"
 				}

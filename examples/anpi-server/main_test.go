@@ -512,6 +512,19 @@ func TestGracefulShutdown(t *testing.T) {
 	require.Equal(t, sent, counts[anpi.Sent], "every mail the sink took is recorded as sent: %v", counts)
 }
 
+func TestHelpHidesSecretsFromTheEnvironment(t *testing.T) {
+	env := map[string]string{"ANPI_SMTP_PASSWORD": "hunter2-secret", "ANPI_POSTGRES_URL": "postgres://u:pgsecret@db/anpi",
+		"ANPI_ENCRYPTION_KEY": "a2V5c2VjcmV0", "ANPI_LINE_TOKEN": "linesecret", "ANPI_SMTP": "mail.example.jp:587"}
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-h"}, func(k string) string { return env[k] }, &out, &out, nil)
+	require.True(t, errors.Is(err, flag.ErrHelp))
+	for _, secret := range []string{"hunter2", "pgsecret", "a2V5c2VjcmV0", "linesecret"} {
+		require.NotContains(t, out.String(), secret)
+	}
+	require.Contains(t, out.String(), `(default "(set)")`)
+	require.Contains(t, out.String(), `(default "mail.example.jp:587")`, "the variable's value is the default shown")
+}
+
 func TestHelpListsEveryFlagWithItsVariable(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-h"}, noEnv, &out, &out, nil)
