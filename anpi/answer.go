@@ -67,7 +67,7 @@ func tokenIn(ctx context.Context, tx Tx, token string, now time.Time) (*AnswerTo
 func (s *Service) LookupToken(ctx context.Context, token string) (*TokenInfo, error) {
 	now := s.now()
 	var info *TokenInfo
-	err := s.st.InTx(ctx, func(tx Tx) error {
+	err := s.st.ReadTx(ctx, func(tx Tx) error {
 		t, err := tokenIn(ctx, tx, token, now)
 		if err != nil {
 			return err

@@ -29,7 +29,7 @@ import (
 // for a bad query (from the store).
 func (s *Service) Audit(ctx context.Context, actor UserID, q *AuditQuery) ([]*AuditEntry, error) {
 	var out []*AuditEntry
-	err := s.st.InTx(ctx, func(tx Tx) error {
+	err := s.st.ReadTx(ctx, func(tx Tx) error {
 		az, who, err := s.authorizer(ctx, tx, actor)
 		if err != nil {
 			return err

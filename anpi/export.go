@@ -166,7 +166,7 @@ func tallyScope(sv *Survey, f *ExportFilter) Target {
 // survey's form (named).
 func (s *Service) Tally(ctx context.Context, actor UserID, survey SurveyID, filter *ExportFilter) (*TallyView, error) {
 	var out *TallyView
-	err := s.st.InTx(ctx, func(tx Tx) error {
+	err := s.st.ReadTx(ctx, func(tx Tx) error {
 		sv, recs, resps, err := s.tallyInput(ctx, tx, actor, survey, filter, ViewTallies)
 		if err != nil {
 			return err

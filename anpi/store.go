@@ -18,6 +18,13 @@ type Store interface {
 	// InTx runs fn in one transaction. fn must use only the Tx it is given
 	// and must not call InTx.
 	InTx(ctx context.Context, fn func(tx Tx) error) error
+	// ReadTx runs fn in one read-only transaction: what fn reads is one
+	// consistent state, and it runs beside the writes (in SQLite, on a
+	// reader connection instead of the one writer), so pages that read
+	// much and often, such as a live tally, do not queue behind answers.
+	// A write through tx fails and changes nothing. fn must use only the
+	// Tx it is given.
+	ReadTx(ctx context.Context, fn func(tx Tx) error) error
 	// Close releases the store's resources.
 	Close() error
 }

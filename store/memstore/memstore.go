@@ -170,6 +170,16 @@ func (s *Store) InTx(ctx context.Context, fn func(tx anpi.Tx) error) error {
 	return s.update(ctx, func(t *tx) error { return fn(t) })
 }
 
+// ReadTx implements anpi.Store: fn runs under the read lock, beside other
+// readers.
+func (s *Store) ReadTx(ctx context.Context, fn func(tx anpi.Tx) error) error {
+	if fn == nil {
+		return anpi.Errorf(anpi.InvalidArgument, "memstore: read transaction: nil function")
+	}
+	_, err := view(s, ctx, func(t *tx) (struct{}, error) { return struct{}{}, fn(t) })
+	return err
+}
+
 // update runs fn in a read-write transaction.
 func (s *Store) update(ctx context.Context, fn func(t *tx) error) (err error) {
 	if err := checkCtx(ctx); err != nil {

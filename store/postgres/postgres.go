@@ -255,6 +255,27 @@ func (s *Store) InTx(ctx context.Context, fn func(tx anpi.Tx) error) error {
 	return s.update(ctx, func(t *tx) error { return fn(t) })
 }
 
+// ReadTx implements anpi.Store: fn runs in a READ ONLY, REPEATABLE READ
+// transaction, so every statement reads the same snapshot.
+func (s *Store) ReadTx(ctx context.Context, fn func(tx anpi.Tx) error) error {
+	if fn == nil {
+		return anpi.Errorf(anpi.InvalidArgument, "postgres: read transaction: nil function")
+	}
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	pgTx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return classify("begin", err)
+	}
+	t := newTx(s, pgTx, false)
+	defer func() {
+		t.done = true
+		_ = pgTx.Rollback(context.WithoutCancel(ctx))
+	}()
+	return fn(t)
+}
+
 // update runs fn in a read-write transaction and commits it, retrying on
 // serialization failures and deadlocks.
 func (s *Store) update(ctx context.Context, fn func(t *tx) error) error {

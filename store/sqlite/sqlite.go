@@ -311,6 +311,16 @@ func (s *Store) InTx(ctx context.Context, fn func(tx anpi.Tx) error) error {
 	return s.update(ctx, func(t *tx) error { return fn(t) })
 }
 
+// ReadTx implements anpi.Store: fn runs in a read transaction on a reader
+// connection (a snapshot of the last commit), beside the writer.
+func (s *Store) ReadTx(ctx context.Context, fn func(tx anpi.Tx) error) error {
+	if fn == nil {
+		return anpi.Errorf(anpi.InvalidArgument, "sqlite: read transaction: nil function")
+	}
+	_, err := view(s, ctx, func(t *tx) (struct{}, error) { return struct{}{}, fn(t) })
+	return err
+}
+
 // update runs fn in a write transaction and commits it.
 func (s *Store) update(ctx context.Context, fn func(t *tx) error) (err error) {
 	return s.withWriter(ctx, func() error {

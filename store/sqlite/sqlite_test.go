@@ -718,3 +718,38 @@ func TestMigrateFromVersion6(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, v2, v, "a created user moves the version")
 }
+
+// TestReadTxBesideWriter: a read transaction runs while a write
+// transaction holds the writer, and sees the last commit, not the write in
+// progress.
+func TestReadTxBesideWriter(t *testing.T) {
+	ctx := t.Context()
+	st := openTest(t, &Options{AllowPlaintextContacts: true})
+	require.NoError(t, st.CreateDepartment(ctx, &anpi.Department{ID: "hq", Name: "本社"}))
+	wrote, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- st.InTx(ctx, func(tx anpi.Tx) error {
+			err := tx.CreateUser(ctx, &anpi.User{ID: "u1", EmployeeCode: "E1", Name: "安否 太郎", Departments: []anpi.DepartmentID{"hq"}, Status: anpi.Active, Locale: anpi.Japanese})
+			close(wrote)
+			<-release
+			return err
+		})
+	}()
+	<-wrote
+	var n int
+	require.NoError(t, st.ReadTx(ctx, func(tx anpi.Tx) error {
+		var err error
+		n, err = tx.CountUsers(ctx)
+		return err
+	}), "the read does not wait for the writer")
+	require.Zero(t, n, "the write in progress is not seen")
+	close(release)
+	require.NoError(t, <-done)
+	require.NoError(t, st.ReadTx(ctx, func(tx anpi.Tx) error {
+		var err error
+		n, err = tx.CountUsers(ctx)
+		return err
+	}))
+	require.Equal(t, 1, n, "the commit is seen")
+}

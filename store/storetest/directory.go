@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -329,4 +330,34 @@ func testUsersVersion(t *testing.T, st anpi.Store) {
 
 	require.NoError(t, st.DeleteUser(ctx, "v0"))
 	require.NotEqual(t, v3, version(), "a deleted user")
+}
+
+// testReadTx: a read transaction reads what was committed, returns fn's
+// error as it is, and refuses writes, which change nothing.
+func testReadTx(t *testing.T, st anpi.Store) {
+	ctx := t.Context()
+	mustDept(t, st, "hq", "")
+	mustUser(t, st, newUser("u1", "E001", "hq"))
+	var n int
+	require.NoError(t, st.ReadTx(ctx, func(tx anpi.Tx) error {
+		u, err := tx.GetUser(ctx, "u1")
+		if err != nil {
+			return err
+		}
+		require.Equal(t, anpi.UserID("u1"), u.ID)
+		n, err = tx.CountUsers(ctx)
+		return err
+	}))
+	require.Equal(t, 1, n)
+
+	mine := errors.New("mine")
+	require.ErrorIs(t, st.ReadTx(ctx, func(anpi.Tx) error { return mine }), mine)
+
+	err := st.ReadTx(ctx, func(tx anpi.Tx) error {
+		return tx.CreateUser(ctx, newUser("u2", "E002", "hq"))
+	})
+	require.Error(t, err, "a write in a read transaction")
+	_, err = st.GetUser(ctx, "u2")
+	requireCode(t, anpi.NotFound, err, "the refused write changed nothing")
+	requireCode(t, anpi.InvalidArgument, st.ReadTx(ctx, nil), "nil function")
 }

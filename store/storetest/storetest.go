@@ -23,6 +23,7 @@ func checks() []check {
 		{"Users", testUsers},
 		{"ListUsers", testListUsers},
 		{"UsersVersion", testUsersVersion},
+		{"ReadTx", testReadTx},
 		{"Departments", testDepartments},
 		{"Roles", testRoles},
 		{"Contacts", testContacts},
