@@ -298,30 +298,58 @@ func (s *Service) Simulate(ctx context.Context, actor UserID, sc rules.Scenario)
 	return out, nil
 }
 
-// Unanswered is a recipient who has not answered, as the tally page lists
-// him: his name and departments, nothing else (no contact of any kind).
-type Unanswered struct {
+// Person is a recipient as the tally page lists him: his name and
+// departments, nothing else (no contact of any kind).
+type Person struct {
 	UserID      UserID         `json:"userId"`
 	Name        string         `json:"name"` // empty for a user deleted since
 	Departments []DepartmentID `json:"departments,omitempty"`
 }
 
-// Unanswered lists the recipients of survey within filter (its Department,
-// Region; NotAnswered is implied) who have not answered, by user ID.
-// Permission and errors as for Tally (ViewTallies over the filter's
-// department, or the survey's scope). Nothing is recorded: it is a view of
-// the tally, not an export.
-func (s *Service) Unanswered(ctx context.Context, actor UserID, survey SurveyID, filter *ExportFilter) ([]Unanswered, error) {
+// Unanswered lists the recipients of survey within filter (its Department
+// and Region; NotAnswered is implied, the answer fields are ignored) who
+// have not answered, by user ID. Permission and errors as for Tally
+// (ViewTallies over the filter's department, or the survey's scope).
+// Nothing is recorded: it is a view of the tally, not an export.
+func (s *Service) Unanswered(ctx context.Context, actor UserID, survey SurveyID, filter *ExportFilter) ([]Person, error) {
 	f := ExportFilter{NotAnswered: true}
 	if filter != nil {
 		f.Department, f.Region = filter.Department, filter.Region
 	}
-	out := []Unanswered{}
+	out, err := s.people(ctx, actor, survey, &f)
+	if err != nil {
+		return nil, fmt.Errorf("anpi: unanswered of survey %s: %w", survey, err)
+	}
+	return out, nil
+}
+
+// Selected lists the recipients of survey that filter selects (nil for
+// all), by user ID: for instance those of a department who chose an
+// answer, to send them a follow-up within an administrator's scope.
+// Permission and errors as for Tally; nothing is recorded.
+func (s *Service) Selected(ctx context.Context, actor UserID, survey SurveyID, filter *ExportFilter) ([]Person, error) {
+	out, err := s.people(ctx, actor, survey, filter)
+	if err != nil {
+		return nil, fmt.Errorf("anpi: recipients of survey %s: %w", survey, err)
+	}
+	return out, nil
+}
+
+// people returns the recipients filter selects, with their names.
+func (s *Service) people(ctx context.Context, actor UserID, survey SurveyID, f *ExportFilter) ([]Person, error) {
+	out := []Person{}
 	err := s.st.InTx(ctx, func(tx Tx) error {
 		out = out[:0]
-		_, recs, _, err := s.tallyInput(ctx, tx, actor, survey, &f, ViewTallies)
+		// tallyInput checks the permission and the filter, and selects
+		// the recipients of a filter; without one it reads none.
+		sv, recs, _, err := s.tallyInput(ctx, tx, actor, survey, f, ViewTallies)
 		if err != nil {
 			return err
+		}
+		if f.IsEmpty() {
+			if recs, err = tx.Recipients(ctx, sv.ID); err != nil {
+				return err
+			}
 		}
 		ids := make([]UserID, len(recs))
 		for i, r := range recs {
@@ -332,7 +360,7 @@ func (s *Service) Unanswered(ctx context.Context, actor UserID, survey SurveyID,
 			return err
 		}
 		for _, r := range recs {
-			v := Unanswered{UserID: r.UserID, Departments: slices.Clone(r.Departments)}
+			v := Person{UserID: r.UserID, Departments: slices.Clone(r.Departments)}
 			if u := users[r.UserID]; u != nil {
 				v.Name = u.Name
 			}
@@ -341,9 +369,9 @@ func (s *Service) Unanswered(ctx context.Context, actor UserID, survey SurveyID,
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("anpi: unanswered of survey %s: %w", survey, err)
+		return nil, err
 	}
-	slices.SortFunc(out, func(a, b Unanswered) int { return cmp.Compare(a.UserID, b.UserID) })
+	slices.SortFunc(out, func(a, b Person) int { return cmp.Compare(a.UserID, b.UserID) })
 	return out, nil
 }
 

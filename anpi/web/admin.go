@@ -25,7 +25,8 @@ type AdminService interface {
 	Surveys(ctx context.Context, actor anpi.UserID, q *anpi.SurveyQuery) ([]*anpi.SurveyListing, error)
 	SurveyFor(ctx context.Context, actor anpi.UserID, survey anpi.SurveyID) (*anpi.SurveyListing, error)
 	Tally(ctx context.Context, actor anpi.UserID, survey anpi.SurveyID, filter *anpi.ExportFilter) (*anpi.TallyView, error)
-	Unanswered(ctx context.Context, actor anpi.UserID, survey anpi.SurveyID, filter *anpi.ExportFilter) ([]anpi.Unanswered, error)
+	Unanswered(ctx context.Context, actor anpi.UserID, survey anpi.SurveyID, filter *anpi.ExportFilter) ([]anpi.Person, error)
+	Selected(ctx context.Context, actor anpi.UserID, survey anpi.SurveyID, filter *anpi.ExportFilter) ([]anpi.Person, error)
 	ExportCSV(ctx context.Context, actor anpi.UserID, survey anpi.SurveyID, filter *anpi.ExportFilter, w io.Writer) error
 	StartSurvey(ctx context.Context, actor anpi.UserID, req *anpi.SendRequest) (*anpi.Started, error)
 	HandleDocument(ctx context.Context, data []byte) (*anpi.Outcome, error)

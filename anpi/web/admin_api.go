@@ -139,7 +139,7 @@ type tallyJSON struct {
 		Median float64 `json:"medianSeconds"`
 		Q3     float64 `json:"q3Seconds"`
 	} `json:"answerTimes"`
-	Unanswered []anpi.Unanswered `json:"unanswered"`
+	Unanswered []anpi.Person `json:"unanswered"`
 }
 
 // apiScoped returns the filter of the request, narrowed to the caller's

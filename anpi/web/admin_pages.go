@@ -322,17 +322,24 @@ func sortedKeys[K ~string, V any](m map[K]V) []K {
 
 // followUp starts a survey to those of an earlier one who have not
 // answered, or who chose an answer ("to" = unanswered | chose:QUESTION:CHOICE).
+// An administrator who sees the survey whole targets them by the earlier
+// survey's answers (Targeting.NotAnswered, Targeting.Answered); one who
+// sees only his department of it targets the people of his department
+// by name, since a targeting is a union and cannot be narrowed.
 func (h *admin) followUp(rq *req) {
 	ctx := rq.r.Context()
 	id := anpi.SurveyID(rq.r.PathValue("id"))
-	if _, err := h.svc.SurveyFor(ctx, rq.user, id); err != nil {
+	l, err := h.svc.SurveyFor(ctx, rq.user, id)
+	if err != nil {
 		h.fail(rq, err)
 		return
 	}
 	req := &anpi.SendRequest{Title: strings.TrimSpace(rq.r.PostFormValue("title"))}
+	f := &anpi.ExportFilter{Department: l.Scope}
 	switch to := rq.r.PostFormValue("to"); {
 	case to == "unanswered":
 		req.Targeting.NotAnswered = []anpi.SurveyID{id}
+		f.NotAnswered = true
 	case strings.HasPrefix(to, "chose:"):
 		q, c, ok := strings.Cut(strings.TrimPrefix(to, "chose:"), ":")
 		if !ok || q == "" || c == "" {
@@ -340,9 +347,25 @@ func (h *admin) followUp(rq *req) {
 			return
 		}
 		req.Targeting.Answered = []anpi.AnswerFilter{{SurveyID: id, QuestionID: q, Choices: []string{c}}}
+		f.Question, f.Choices = q, []string{c}
 	default:
 		h.fail(rq, anpi.Errorf(anpi.InvalidArgument, "anpi/web: follow-up: choose the recipients"))
 		return
+	}
+	if l.Scope != "" {
+		people, err := h.svc.Selected(ctx, rq.user, id, f)
+		if err != nil {
+			h.fail(rq, err)
+			return
+		}
+		req.Targeting = anpi.Targeting{Users: make([]anpi.UserID, len(people))}
+		for i, p := range people {
+			req.Targeting.Users[i] = p.UserID
+		}
+		if len(people) == 0 {
+			h.fail(rq, anpi.Errorf(anpi.FailedPrecondition, "anpi/web: follow-up: nobody in %s matches", l.Scope))
+			return
+		}
 	}
 	st, err := h.svc.StartSurvey(ctx, rq.user, req)
 	if err != nil {

@@ -483,6 +483,22 @@ func TestAdminFollowUp(t *testing.T) {
 	r = c.post("/surveys/"+string(id)+"/followup", url.Values{"csrf": {csrf}, "to": {"chose:self"}, "title": {"x"}})
 	require.Equal(t, http.StatusBadRequest, r.code)
 	require.Equal(t, n, e.surveyCount())
+
+	// mgra sees the survey within 営業部 only: his follow-up goes to the
+	// unanswered of 営業部 (mgra and aki; alice answered), by name.
+	m := e.login("mgra@corp.example", mgrPW)
+	r = m.post("/surveys/"+string(id)+"/followup", url.Values{"csrf": {m.csrf("/surveys/" + string(id))}, "to": {"unanswered"}, "title": {"営業部の未回答者へ"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	recs, err = e.st.Recipients(e.ctx, anpi.SurveyID(strings.TrimPrefix(r.hdr.Get("Location"), "../")))
+	require.NoError(t, err)
+	var ids []anpi.UserID
+	for _, rc := range recs {
+		ids = append(ids, rc.UserID)
+	}
+	require.ElementsMatch(t, []anpi.UserID{"mgra", "aki"}, ids)
+	r = m.post("/surveys/"+string(id)+"/followup", url.Values{"csrf": {m.csrf("/surveys/" + string(id))}, "to": {"chose:self:serious"}, "title": {"x"}})
+	require.Equal(t, http.StatusConflict, r.code, "nobody of 営業部 chose serious")
+	require.Equal(t, n+1, e.surveyCount())
 }
 
 // vxse53 is the project's own hand-written 震度5強 report for 東京都２３区 (area 350).
