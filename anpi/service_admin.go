@@ -51,7 +51,7 @@ func (l *SurveyListing) ResponseRate() float64 {
 // no ViewTallies right anywhere.
 func (s *Service) Surveys(ctx context.Context, actor UserID, q *SurveyQuery) ([]*SurveyListing, error) {
 	var out []*SurveyListing
-	err := s.st.InTx(ctx, func(tx Tx) error {
+	err := s.st.ReadTx(ctx, func(tx Tx) error {
 		out = nil
 		az, who, err := s.authorizer(ctx, tx, actor)
 		if err != nil {
@@ -87,7 +87,7 @@ func (s *Service) Surveys(ctx context.Context, actor UserID, q *SurveyQuery) ([]
 // departments have.
 func (s *Service) SurveyFor(ctx context.Context, actor UserID, survey SurveyID) (*SurveyListing, error) {
 	var out *SurveyListing
-	err := s.st.InTx(ctx, func(tx Tx) error {
+	err := s.st.ReadTx(ctx, func(tx Tx) error {
 		az, who, err := s.authorizer(ctx, tx, actor)
 		if err != nil {
 			return err
@@ -338,7 +338,7 @@ func (s *Service) Selected(ctx context.Context, actor UserID, survey SurveyID, f
 // people returns the recipients filter selects, with their names.
 func (s *Service) people(ctx context.Context, actor UserID, survey SurveyID, f *ExportFilter) ([]Person, error) {
 	out := []Person{}
-	err := s.st.InTx(ctx, func(tx Tx) error {
+	err := s.st.ReadTx(ctx, func(tx Tx) error {
 		out = out[:0]
 		// tallyInput checks the permission and the filter, and selects
 		// the recipients of a filter; without one it reads none.
