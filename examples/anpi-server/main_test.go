@@ -477,7 +477,8 @@ func TestDevQuake(t *testing.T) {
 // run returns nil, the port is closed, no delivery is left claimed (the
 // dispatcher recorded its sends in flight, and put the rest back), every
 // mail sent is recorded as sent, and the SQLite file opens again at once
-// (the lock released, the log checkpointed).
+// (the lock released). Started again, the server mails the rest, and
+// nobody twice.
 func TestGracefulShutdown(t *testing.T) {
 	dir := t.TempDir()
 	r := start(t, dir, "-demo-users", "300")
@@ -502,7 +503,7 @@ func TestGracefulShutdown(t *testing.T) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "anpi.db"), &sqlite.Options{Sealer: sealer})
 	require.NoError(t, err)
-	defer st.Close()
+	defer st.Close() // closed again below; a second Close returns nil
 	surveys, err := st.ListSurveys(ctx, nil)
 	require.NoError(t, err)
 	require.Len(t, surveys, 1)
@@ -510,6 +511,33 @@ func TestGracefulShutdown(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, counts[anpi.Sending], "no delivery left claimed: %v", counts)
 	require.Equal(t, sent, counts[anpi.Sent], "every mail the sink took is recorded as sent: %v", counts)
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	back := counts[anpi.Queued] + counts[anpi.FailedTemporary] // never claimed, or claimed and put back
+	require.Equal(t, total, counts[anpi.Sent]+back, "the rest waits in the queue: %v", counts)
+	ds, err := st.Deliveries(ctx, surveys[0].ID)
+	require.NoError(t, err)
+	for _, d := range ds {
+		if d.State == anpi.FailedTemporary {
+			require.False(t, d.NextAttemptAt.After(time.Now()), "a batch put back is due at once: %+v", d)
+		}
+	}
+	t.Logf("at shutdown: %d sent, %d waiting (%v)", counts[anpi.Sent], back, counts)
+	firstTo := map[string]bool{}
+	for _, m := range s.sink.Messages() {
+		firstTo[m.To[0]] = true
+	}
+	require.NoError(t, st.Close())
+
+	// Started again, the server sends the rest, to nobody twice.
+	r2 := start(t, dir)
+	waitMail(t, r2.s, back)
+	for _, m := range r2.s.sink.Messages() {
+		require.False(t, firstTo[m.To[0]], "%s was mailed before the restart", m.To[0])
+	}
+	require.Equal(t, total, len(firstTo)+r2.s.sink.Count())
 }
 
 func TestHelpHidesSecretsFromTheEnvironment(t *testing.T) {
