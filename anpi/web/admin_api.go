@@ -144,23 +144,23 @@ type tallyJSON struct {
 
 // apiScoped returns the filter of the request, narrowed to the caller's
 // scope of the survey.
-func (h *admin) apiScoped(a *apiReq, id anpi.SurveyID) (*anpi.ExportFilter, bool) {
+func (h *admin) apiScoped(a *apiReq, id anpi.SurveyID) (*anpi.ExportFilter, *anpi.SurveyListing, bool) {
 	l, err := h.svc.SurveyFor(a.r.Context(), a.user, id)
 	if err != nil {
 		h.apiFail(a, err)
-		return nil, false
+		return nil, nil, false
 	}
 	f, err := filterFrom(a.r.URL.Query())
 	if err != nil {
 		h.apiFail(a, err)
-		return nil, false
+		return nil, nil, false
 	}
-	return scoped(f, l), true
+	return scoped(f, l), l, true
 }
 
 func (h *admin) apiTally(a *apiReq) {
 	id := anpi.SurveyID(a.r.PathValue("id"))
-	f, ok := h.apiScoped(a, id)
+	f, l, ok := h.apiScoped(a, id)
 	if !ok {
 		return
 	}
@@ -174,7 +174,14 @@ func (h *admin) apiTally(a *apiReq) {
 		h.apiFail(a, err)
 		return
 	}
-	out := tallyJSON{Survey: tv.Survey, Tally: tv.Tally, Unanswered: un}
+	sv := tv.Survey
+	if l.Scope != "" {
+		// An administrator who sees a survey within his department only
+		// is not told whom else it targeted (user IDs, administrators).
+		sv = sv.Clone()
+		sv.Targeting, sv.Admins = anpi.Targeting{}, nil
+	}
+	out := tallyJSON{Survey: sv, Tally: tv.Tally, Unanswered: un}
 	if !f.IsEmpty() {
 		out.Filter = f
 	}
@@ -184,7 +191,7 @@ func (h *admin) apiTally(a *apiReq) {
 
 func (h *admin) apiExport(a *apiReq) {
 	id := anpi.SurveyID(a.r.PathValue("id"))
-	f, ok := h.apiScoped(a, id)
+	f, _, ok := h.apiScoped(a, id)
 	if !ok {
 		return
 	}

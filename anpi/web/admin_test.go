@@ -676,6 +676,14 @@ func TestAdminScopedAdministrator(t *testing.T) {
 		require.Equal(t, http.StatusOK, r.code, p+": "+r.body)
 		noB(r)
 	}
+	// A survey that named users of b by ID, seen by mgra through its a part:
+	// the IDs are not shown to him.
+	named, err := e.svc.StartSurvey(e.ctx, "boss", &anpi.SendRequest{Title: "指名", Targeting: anpi.Targeting{Users: []anpi.UserID{"alice", "bob"}}})
+	require.NoError(t, err)
+	r = e.api(http.MethodGet, "/api/surveys/"+string(named.Survey.ID)+"/tally", e.mgrKey, nil)
+	require.Equal(t, http.StatusOK, r.code, r.body)
+	require.Contains(t, r.body, "alice")
+	require.NotContains(t, r.body, "bob")
 	r = e.api(http.MethodGet, "/api/surveys/"+string(all)+"/tally?department=b", e.mgrKey, nil)
 	e.apiErr(r, http.StatusForbidden, "PermissionDenied")
 	r = e.api(http.MethodGet, "/api/audit", e.mgrKey, nil)
