@@ -60,10 +60,12 @@
 //	GET  /                       the surveys the administrator may see, with response rates
 //	GET  /surveys/{id}           live tally (refreshes every 5 s): rates, answers with an SVG chart,
 //	                             departments rolled up, regions, answer-time quartiles, the unanswered
-//	POST /surveys/{id}/followup  a follow-up to the unanswered, or to those who chose an answer
+//	POST /surveys/{id}/followup  a follow-up to the unanswered, or to those who chose an answer (within
+//	                             his department, by name, for an administrator who sees only that)
 //	GET  /surveys/{id}/export.csv  Service.ExportCSV (audited); ?department=&region=&question=&choice=&notanswered=1
 //	GET  /send, POST /send       manual send, optionally a test send to oneself first
-//	GET  /feed, POST /feed       upload a JMA XML document (16 MiB at most); needs StartSend company-wide
+//	GET  /feed, POST /feed       upload a JMA XML document (16 MiB at most); needs StartSend company-wide;
+//	                             audited as jma.upload with the uploader (Service.AuditUpload)
 //	GET  /rules, POST /rules/simulate  the rules, and who a quake at an area and intensity would reach
 //	GET  /contacts               contact status per user (never an address), users without a private contact
 //	GET  /api/surveys            JSON; GET /api/surveys/{id}/tally, GET /api/surveys/{id}/export.csv,
@@ -73,7 +75,8 @@
 // Sessions live in memory, keyed by a random 256-bit ID kept in an
 // HttpOnly, SameSite=Lax, Secure cookie (AdminOptions.InsecureCookies
 // drops Secure for plain-HTTP development), and end after
-// AdminOptions.SessionTTL (12 h) on the injected clock. Every page POST is
+// AdminOptions.SessionTTL (12 h) on the injected clock. At most four
+// password checks (argon2id) run at once. Every page POST is
 // size-limited, must come from the same origin and carries a CSRF field,
 // an HMAC of the session ID; the login form's is an HMAC of a nonce
 // cookie. The API ignores the cookie, so it needs no CSRF field; its errors
