@@ -21,6 +21,7 @@ type mailPage struct {
 	one  *template.Template
 }
 
+// newMailPage returns the pages of sink's mail.
 func newMailPage(sink *smtpsink.Server, log *slog.Logger) *mailPage {
 	return &mailPage{
 		sink: sink,
@@ -38,6 +39,7 @@ type mailRow struct {
 	Subject string
 }
 
+// serveList serves /dev/mail: the latest 500 mails, newest first.
 func (p *mailPage) serveList(w http.ResponseWriter, r *http.Request) {
 	msgs := p.sink.Messages()
 	rows := make([]mailRow, 0, len(msgs))
@@ -60,6 +62,7 @@ type textPart struct {
 	Link bool
 }
 
+// serveOne serves /dev/mail/{n}: mail n with its links clickable.
 func (p *mailPage) serveOne(w http.ResponseWriter, r *http.Request) {
 	msgs := p.sink.Messages()
 	n, err := strconv.Atoi(r.PathValue("n"))

@@ -45,6 +45,8 @@ func (q *quakePage) serveForm(w http.ResponseWriter, r *http.Request) {
 	q.render(w, http.StatusOK, "", nil, nil)
 }
 
+// servePost makes the document the form asks for and hands it to the
+// Service.
 func (q *quakePage) servePost(w http.ResponseWriter, r *http.Request) {
 	// The form is same-origin; refuse what a browser says comes from
 	// elsewhere (a page on another site posting here).

@@ -53,6 +53,7 @@ func loadKey(configured, dataDir string) (key []byte, generated bool, err error)
 	return key, true, nil
 }
 
+// decodeKey decodes a base64 key of 32 bytes.
 func decodeKey(s string) ([]byte, error) {
 	key, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {

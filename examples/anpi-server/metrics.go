@@ -34,6 +34,7 @@ type counters struct {
 	sends map[sendKey]int64 // provider calls per channel and result code
 }
 
+// newCounters returns zero counters.
 func newCounters() *counters { return &counters{sent: make(chan struct{}, 1)} }
 
 // sendKey is one counter of provider answers.
@@ -42,6 +43,7 @@ type sendKey struct {
 	code string // "ok" or the channel.ErrorCode's name
 }
 
+// countSend counts one provider answer on ch and signals c.sent.
 func (c *counters) countSend(ch anpi.Channel, err error) {
 	code := "ok"
 	if err != nil {
@@ -82,12 +84,15 @@ func countSends(ch anpi.Channel, s channel.Sender, c *counters) channel.Sender {
 	return &cs
 }
 
+// Send sends m and counts the provider's answer.
 func (s *countingSender) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
 	r, err := s.Sender.Send(ctx, m)
 	s.c.countSend(s.ch, err)
 	return r, err
 }
 
+// SendBatch sends ms as one batch and counts each message's result (a
+// failed batch counts its error once per message).
 func (s *countingBatchSender) SendBatch(ctx context.Context, ms []*channel.Message) ([]channel.Result, error) {
 	res, err := s.b.SendBatch(ctx, ms)
 	if err != nil {
@@ -119,11 +124,13 @@ func countAnswers(next http.Handler, c *counters) http.Handler {
 	})
 }
 
+// statusWriter remembers the status a handler wrote.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 }
 
+// WriteHeader records the first status written.
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -131,6 +138,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap gives http.ResponseController the writer underneath.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // metricsHandler writes the Prometheus text exposition format (version
@@ -153,6 +161,7 @@ func metricsHandler(st anpi.Store, disp *dispatch.Dispatcher, c *counters, chann
 	})
 }
 
+// writeMetrics writes every series of /metrics to w.
 func writeMetrics(ctx context.Context, w io.Writer, st anpi.Store, disp *dispatch.Dispatcher, c *counters, channels []anpi.Channel) error {
 	type stateCh struct {
 		state anpi.DeliveryState

@@ -337,6 +337,7 @@ type countingSource struct {
 	c   *counters
 }
 
+// Run runs the source, counting each document it emits.
 func (cs *countingSource) Run(ctx context.Context, emit func(jma.Document) error) error {
 	return cs.src.Run(ctx, func(d jma.Document) error {
 		cs.c.documents.Add(1)
