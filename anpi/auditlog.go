@@ -24,6 +24,13 @@ import (
 //	survey.remind                   a round of reminders (FollowUp)
 //	survey.summary                  the summary to the administrators (FollowUp)
 //	survey.export                   a CSV export (ExportCSV), with its filter
+//	contact_check.start             a contact check (StartContactCheck, Tick)
+//	user.invite                     an invitation (Invite)
+//	contact.register, contact.update  a contact registered or changed by its owner
+//	contact.link_line               a LINE account linked (LinkLINE)
+//	thread.start, message.post      group messages (StartThread, PostMessage)
+//	board.create, board.post        bulletin boards (CreateBoard, PostToBoard)
+//	jma.upload                      a JMA document an administrator fed by hand (AuditUpload)
 //
 // Errors: NotFound for an unknown actor, PermissionDenied, InvalidArgument
 // for a bad query (from the store).
