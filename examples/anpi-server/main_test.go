@@ -733,3 +733,39 @@ func TestOptionalProviders(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, entries, "refused before anything is written")
 }
+
+// TestAdminAPIWithASimulatedReport posts the simulator's VXSE53 (no shared
+// samples needed) to the admin API: an API key made with -new-api-key
+// before the start is accepted, the default rule sends, and the survey's
+// tally is read through the API.
+func TestAdminAPIWithASimulatedReport(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, dir)
+	require.NoError(t, r.stop(t))
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"-data", dir, "-new-api-key", "ops"}, noEnv, &out, io.Discard, nil))
+	key := regexp.MustCompile(`anpik_\S+`).FindString(out.String())
+	require.NotEmpty(t, key)
+	r = start(t, dir)
+
+	doc, _, err := simulatedVXSE53("520", "6+", "通常", "", time.Now())
+	require.NoError(t, err)
+	var res struct {
+		Effects []struct {
+			Rule       string
+			Survey     anpi.SurveyID
+			Recipients int
+		}
+	}
+	require.Equal(t, 200, apiCall(t, r.s, key, "POST", "/admin/api/documents", bytes.NewReader(doc), &res))
+	require.Len(t, res.Effects, 1)
+	require.Equal(t, "quake-offices", res.Effects[0].Rule)
+	require.Greater(t, res.Effects[0].Recipients, 0)
+	var tally struct {
+		Tally struct{ Targets, Answered int }
+	}
+	require.Equal(t, 200, apiCall(t, r.s, key, "GET", "/admin/api/surveys/"+string(res.Effects[0].Survey)+"/tally", nil, &tally))
+	require.Equal(t, res.Effects[0].Recipients, tally.Tally.Targets)
+	require.Zero(t, tally.Tally.Answered)
+	require.Equal(t, http.StatusUnauthorized, apiCall(t, r.s, "", "GET", "/admin/api/surveys", nil, nil))
+}
