@@ -9,8 +9,10 @@
 //	GET  /a/{token}         the survey's event and form, in the recipient's locale (?lang=ja|en switches)
 //	POST /a/{token}         records the answer (anpi.ViaWeb) and redirects (303) to the thank-you page
 //	GET  /a/{token}/thanks  the current answer and a link back to change it
-//	GET  /c/{token}         a contact check: one confirm button
-//	POST /c/{token}         confirms the contact (ConfirmContact) and redirects (303) to /c/{token}/thanks
+//	GET  /c/{token}         a contact check: a confirm button and a "not my contact" button
+//	POST /c/{token}         confirms the contact (ConfirmContact), or, with wrong=1 (the button
+//	                        "this is not my contact"), answers ContactCheckWrong so the contact is
+//	                        marked broken; redirects (303) to /c/{token}/thanks
 //	GET  /c/{token}/thanks  the confirmation
 //
 // A GET never records anything: mail security scanners open links. GETs

@@ -263,7 +263,16 @@ func (h *handler) contactPost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := h.svc.ConfirmContact(r.Context(), tok); err != nil {
+	var err error
+	if r.PostFormValue("wrong") != "" {
+		// "This is not my contact": the Service marks it broken (a wrong
+		// address someone else receives), so no safety check goes to it.
+		answers := []anpi.Answer{{QuestionID: anpi.ContactCheckQuestion, Choices: []string{anpi.ContactCheckWrong}}}
+		_, err = h.svc.AnswerByToken(r.Context(), tok, answers, anpi.ViaWeb)
+	} else {
+		_, err = h.svc.ConfirmContact(r.Context(), tok)
+	}
+	if err != nil {
 		h.fail(w, r, err, l)
 		return
 	}
@@ -288,5 +297,10 @@ func (h *handler) contactThanks(w http.ResponseWriter, r *http.Request) {
 	p := h.base(r, info, l)
 	p.Done = true
 	p.Message = p.M.ContactDone
+	if slices.ContainsFunc(info.Response.Answers, func(a anpi.Answer) bool {
+		return a.QuestionID == anpi.ContactCheckQuestion && slices.Contains(a.Choices, anpi.ContactCheckWrong)
+	}) {
+		p.Message = p.M.ContactWrong
+	}
 	h.render(w, http.StatusOK, p)
 }

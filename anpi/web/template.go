@@ -6,7 +6,7 @@ import "github.com/anpikit/anpi/anpi"
 type messages struct {
 	LangName, Drill, Hello, Required, Submit, Change, Your, Confirm   string
 	Thanks, Invalid, Closed, TooMany, Forbidden, BadRequest, Internal string
-	ContactAsk, ContactDone                                           string
+	ContactAsk, ContactDone, NotMine, ContactWrong                    string
 }
 
 // msgs returns the fixed texts in locale l.
@@ -30,6 +30,9 @@ func msgs(l anpi.Locale) *messages {
 			Internal:    "Something went wrong. Please try again.",
 			ContactAsk:  "Please confirm that this contact reaches you.",
 			ContactDone: "Thank you. Your contact is confirmed.",
+			NotMine:     "This is not my contact",
+			ContactWrong: "Thank you. No more messages will go to this contact; " +
+				"your company's administrators will see that it needs correcting.",
 		}
 	}
 	return &messages{
@@ -50,6 +53,9 @@ func msgs(l anpi.Locale) *messages {
 		Internal:    "エラーが発生しました。もう一度お試しください。",
 		ContactAsk:  "この連絡先があなたに届いていることを確認してください。",
 		ContactDone: "ありがとうございました。連絡先を確認しました。",
+		NotMine:     "これは私の連絡先ではありません",
+		ContactWrong: "ありがとうございました。この連絡先には今後送信しません。" +
+			"管理者の画面に修正が必要な連絡先として表示されます。",
 	}
 }
 
@@ -126,6 +132,11 @@ const pageTemplate = `<!DOCTYPE html>
 <form method="post" action="?lang={{.Lang}}">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <button type="submit">{{.M.Confirm}}</button>
+</form>
+<form method="post" action="?lang={{.Lang}}">
+<input type="hidden" name="csrf" value="{{.CSRF}}">
+<input type="hidden" name="wrong" value="1">
+<button type="submit">{{.M.NotMine}}</button>
 </form>
 {{- end}}
 </body>

@@ -500,6 +500,20 @@ func TestContactCheckWithService(t *testing.T) {
 	r = e.get("/c/" + token + "/thanks")
 	require.Equal(t, http.StatusOK, r.code)
 	require.Contains(t, r.body, "Your contact is confirmed")
+
+	// The same link, "this is not my contact": the contact is broken and
+	// unverified, and the thank-you page says what happens now.
+	require.Contains(t, e.get("/c/"+token).body, "This is not my contact</button>")
+	r = e.post("/c/"+token+"?lang=en", url.Values{"csrf": {csrf}, "wrong": {"1"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	ct, err = st.GetContact(ctx, "yamada-home")
+	require.NoError(t, err)
+	require.True(t, ct.Check.Broken, "marked broken")
+	require.False(t, ct.Check.Verified)
+	r = e.get("/c/" + token + "/thanks")
+	require.Equal(t, http.StatusOK, r.code)
+	require.Contains(t, r.body, "No more messages will go to this contact")
+	require.NotContains(t, r.body, "Your contact is confirmed")
 }
 
 func TestMultipleChoiceAndDrill(t *testing.T) {
