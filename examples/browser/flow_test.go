@@ -275,6 +275,11 @@ func TestAnswerAndDashboard(t *testing.T) {
 		t.Errorf("the answer page does not name the event (宮城県中部):\n%s", page)
 	}
 	do(phoneTab, t, "see the form", chromedp.WaitVisible(chromedp.CSS(`form button[type=submit]`)))
+	// On a phone the page fits the screen's width: nothing to scroll
+	// sideways to reach a choice or the button.
+	if w := run(phoneTab, t, "measure the page", chromedp.Evaluate[[]int](`[document.documentElement.scrollWidth, window.innerWidth]`)); len(w) != 2 || w[0] > w[1] || w[1] != 390 {
+		t.Errorf("the answer page is %v CSS pixels wide ([page, window]); want it within the phone's 390", w)
+	}
 	saveScreenshot(t, artifacts, "answer-page-phone.png", run(phoneTab, t, "screenshot the answer page", chromedp.FullScreenshot(100)), 390)
 	if t.Failed() {
 		t.Logf("mail %s:\n%s", mail, to)
