@@ -62,6 +62,7 @@ type Options struct {
 	GroupCommitQueue int
 
 	checkpointed func(error) // tests: called after each background checkpoint
+	soloWrites   bool        // benchmarks: one commit per write transaction (the naive baseline)
 }
 
 // Store is an anpi.Store in one SQLite file. It is safe for concurrent use
@@ -83,6 +84,8 @@ type Store struct {
 
 	gc   *committer
 	ckpt *checkpointer
+	wq   writeQueue // write transactions waiting for a leader (update)
+	solo bool       // Options.soloWrites
 
 	surveys surveyCache
 }
@@ -218,6 +221,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	if err := s.rdb.PingContext(ctx); err != nil {
 		return fail(classify("open "+path, err))
 	}
+	s.solo = o.soloWrites
 	s.ckpt = newCheckpointer(s.rdb, o.checkpointed)
 	s.w.ckpt = s.ckpt
 	s.gc = newCommitter(s, o.GroupCommitWindow, o.GroupCommitMax, o.GroupCommitQueue)
@@ -319,34 +323,6 @@ func (s *Store) ReadTx(ctx context.Context, fn func(tx anpi.Tx) error) error {
 	}
 	_, err := view(s, ctx, func(t *tx) (struct{}, error) { return struct{}{}, fn(t) })
 	return err
-}
-
-// update runs fn in a write transaction and commits it.
-func (s *Store) update(ctx context.Context, fn func(t *tx) error) (err error) {
-	return s.withWriter(ctx, func() error {
-		if err := s.w.begin(ctx); err != nil {
-			return err
-		}
-		t := newTx(s, s.w, true)
-		committed := false
-		defer func() {
-			t.done = true
-			if !committed {
-				s.w.rollback()
-			}
-		}()
-		if err := fn(t); err != nil {
-			return err
-		}
-		if err := t.flush(ctx); err != nil {
-			return err
-		}
-		if err := s.w.commit(ctx); err != nil {
-			return err
-		}
-		committed = true
-		return nil
-	})
 }
 
 // view runs fn in a read transaction on a reader connection.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"sync/atomic"
 
 	"github.com/anpikit/anpi/anpi"
 )
@@ -30,6 +31,8 @@ type writer struct {
 	conn   *sql.Conn
 	stmts  map[string]*sql.Stmt // used only by the holder of sem
 	ckpt   *checkpointer        // poked after every commit; nil during Open
+	// commits counts the commits (tests: transactions share them).
+	commits atomic.Int64
 }
 
 var _ querier = (*writer)(nil)
@@ -112,6 +115,7 @@ func (w *writer) commit(ctx context.Context) error {
 	if _, err := w.conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
 		return classify("commit", err)
 	}
+	w.commits.Add(1)
 	if w.ckpt != nil {
 		w.ckpt.poke()
 	}
