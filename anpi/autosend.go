@@ -508,9 +508,11 @@ func reportID(r *jma.Report) string {
 // firstChunk recipients and their deliveries, so that the dispatcher can
 // hand the first messages to the providers a few milliseconds after the
 // document arrived, instead of after the whole fan-out committed (about a
-// second per 100,000 recipients in SQLite). The others follow, fanOutChunk
-// per transaction, in user order (the order of delivery IDs, see
-// DeliveryIDFor). Each chunk is atomic: its recipients and their
+// second per 100,000 recipients in SQLite). The others follow in
+// transactions twice as large as the one before, up to fanOutChunk: the
+// dispatcher's first claims, which wait for the one writer, then wait for
+// a short transaction, not a long one. They go in user order (the order of
+// delivery IDs, see DeliveryIDFor). Each chunk is atomic: its recipients and their
 // deliveries, and the audit entry saying so. A crash between chunks
 // leaves the survey with part of its recipients; the document fed again
 // (the Poller's backfill on a restart, or the caller) asks the rest and
@@ -609,8 +611,10 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 			rest = append(rest, u)
 		}
 	}
+	size := firstChunk
 	for len(rest) > 0 {
-		chunk := rest[:min(len(rest), fanOutChunk)]
+		size = min(2*size, fanOutChunk)
+		chunk := rest[:min(len(rest), size)]
 		var part Effect
 		err := s.st.InTx(ctx, func(tx Tx) error {
 			part = Effect{} // InTx may run fn again
