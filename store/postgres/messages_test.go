@@ -27,7 +27,7 @@ func TestMigrateFromVersion3(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, st.Close())
 
-	_, err = rawPool(t).Exec(ctx, undoMigration6(schema)+undoMigration5(schema)+fmt.Sprintf("DROP TABLE %[1]s.posts, %[1]s.boards, %[1]s.messages, %[1]s.thread_members, %[1]s.threads; DELETE FROM %[1]s.schema_version WHERE version > 3", pgx.Identifier{schema}.Sanitize()))
+	_, err = rawPool(t).Exec(ctx, undoMigration7(schema)+undoMigration6(schema)+undoMigration5(schema)+fmt.Sprintf("DROP TABLE %[1]s.posts, %[1]s.boards, %[1]s.messages, %[1]s.thread_members, %[1]s.threads; DELETE FROM %[1]s.schema_version WHERE version > 3", pgx.Identifier{schema}.Sanitize()))
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 2, 3}, schemaVersions(t, schema))
 

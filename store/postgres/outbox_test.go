@@ -13,6 +13,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// undoMigration7 gives the outbox's text columns of schema the
+// database's collation back.
+func undoMigration7(schema string) string {
+	return fmt.Sprintf(`ALTER TABLE %s.deliveries ALTER COLUMN id TYPE text COLLATE "default",
+	ALTER COLUMN survey_id TYPE text COLLATE "default", ALTER COLUMN user_id TYPE text COLLATE "default",
+	ALTER COLUMN channel TYPE text COLLATE "default", ALTER COLUMN contact_id TYPE text COLLATE "default";
+`, pgx.Identifier{schema}.Sanitize())
+}
+
 // undoMigration6 drops the users version of migration 6 from schema.
 func undoMigration6(schema string) string {
 	return fmt.Sprintf("DROP TABLE %s.users_version;\n", pgx.Identifier{schema}.Sanitize())
@@ -76,7 +85,7 @@ func TestMigrateFromVersion4(t *testing.T) {
 	require.Equal(t, []anpi.DeliveryID{"e0"}, deliveryIDs(got))
 	require.NoError(t, st.Close())
 
-	_, err = rawPool(t).Exec(ctx, undoMigration6(schema)+undoMigration5(schema)+fmt.Sprintf("DELETE FROM %s.schema_version WHERE version > 4", pgx.Identifier{schema}.Sanitize()))
+	_, err = rawPool(t).Exec(ctx, undoMigration7(schema)+undoMigration6(schema)+undoMigration5(schema)+fmt.Sprintf("DELETE FROM %s.schema_version WHERE version > 4", pgx.Identifier{schema}.Sanitize()))
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 2, 3, 4}, schemaVersions(t, schema))
 	require.Equal(t, []string{"deliveries_claim", "deliveries_pkey", "deliveries_survey_id_user_id_channel_contact_id_round_key"}, deliveryIndexes(t, schema))

@@ -150,7 +150,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 	require.NoError(t, st.Close())
 
 	pool := rawPool(t)
-	_, err = pool.Exec(ctx, undoMigration6(schema)+undoMigration5(schema)+fmt.Sprintf("DROP TABLE %[1]s.tally_groups, %[1]s.tally_choices, %[1]s.tally_seconds, %[1]s.answer_tokens, %[1]s.posts, %[1]s.boards, %[1]s.messages, %[1]s.thread_members, %[1]s.threads; DELETE FROM %[1]s.schema_version WHERE version > 1", pgx.Identifier{schema}.Sanitize()))
+	_, err = pool.Exec(ctx, undoMigration7(schema)+undoMigration6(schema)+undoMigration5(schema)+fmt.Sprintf("DROP TABLE %[1]s.tally_groups, %[1]s.tally_choices, %[1]s.tally_seconds, %[1]s.answer_tokens, %[1]s.posts, %[1]s.boards, %[1]s.messages, %[1]s.thread_members, %[1]s.threads; DELETE FROM %[1]s.schema_version WHERE version > 1", pgx.Identifier{schema}.Sanitize()))
 	require.NoError(t, err)
 	require.Equal(t, []int{1}, schemaVersions(t, schema))
 
@@ -189,7 +189,7 @@ func TestMigrateFromVersion2(t *testing.T) {
 	require.NoError(t, st.Close())
 
 	pool := rawPool(t)
-	_, err = pool.Exec(ctx, undoMigration6(schema)+undoMigration5(schema)+fmt.Sprintf("DROP TABLE %[1]s.answer_tokens, %[1]s.posts, %[1]s.boards, %[1]s.messages, %[1]s.thread_members, %[1]s.threads; DELETE FROM %[1]s.schema_version WHERE version > 2", pgx.Identifier{schema}.Sanitize()))
+	_, err = pool.Exec(ctx, undoMigration7(schema)+undoMigration6(schema)+undoMigration5(schema)+fmt.Sprintf("DROP TABLE %[1]s.answer_tokens, %[1]s.posts, %[1]s.boards, %[1]s.messages, %[1]s.thread_members, %[1]s.threads; DELETE FROM %[1]s.schema_version WHERE version > 2", pgx.Identifier{schema}.Sanitize()))
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 2}, schemaVersions(t, schema))
 
