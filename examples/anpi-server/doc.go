@@ -10,7 +10,8 @@
 // and tsunami forecast regions (東京都２３区, 東京都多摩東部, 神奈川県東部,
 // 大阪府北部, 宮城県中部), each with a private email at example.jp, an
 // administrator (SystemAdmin and CrisisManager, company-wide) and the
-// default auto-send rules (震度5弱 and above, tsunami warnings). The
+// default auto-send rules (震度5弱 and above; 震度3 and above in 宮城県中部,
+// so that a real JMA sample starts a survey; tsunami warnings). The
 // administrator's password is random, printed once, and kept only as an
 // argon2id hash in <data>/accounts.json (mode 0600). Private contacts are
 // sealed with AES-256-GCM under a key generated once into <data>/key (mode

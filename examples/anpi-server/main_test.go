@@ -135,7 +135,7 @@ func TestFirstStartSeedsAndPrintsThePasswordOnce(t *testing.T) {
 	require.ElementsMatch(t, []anpi.RoleGrant{{UserID: adminID, Role: anpi.SystemAdmin}, {UserID: adminID, Role: anpi.CrisisManager}}, grants)
 	rs, err := r.s.st.ListRules(ctx)
 	require.NoError(t, err)
-	require.Len(t, rs, 2)
+	require.Len(t, rs, 3, "quake-offices, sendai-3 and tsunami-coasts")
 	users, err := r.s.st.ListUsers(ctx, nil)
 	require.NoError(t, err)
 	areas := map[string]bool{}
@@ -268,9 +268,9 @@ func TestQuakeToAnswer(t *testing.T) {
 	r := start(t, dir)
 	ctx := context.Background()
 	s := r.s
-	// The default rules start at 震度5弱; this test adds one from 震度3.
-	spec := `{"id":"sendai-3","kind":"earthquake","earthquake":{"threshold":"3","areas":["222"]}}`
-	require.NoError(t, s.st.PutRule(ctx, &anpi.RuleRecord{ID: "sendai-3", Enabled: true, Spec: []byte(spec)}))
+	// The demo seeds sendai-3: 震度3 and above in 宮城県中部.
+	_, err = s.st.GetRule(ctx, "sendai-3")
+	require.NoError(t, err)
 	users, err := s.st.ListUsers(ctx, nil)
 	require.NoError(t, err)
 	var inSendai []anpi.UserID
@@ -651,11 +651,12 @@ func TestJMAFeed(t *testing.T) {
 	defer srv.Close()
 
 	dir := t.TempDir()
-	// The rule must be there before the document arrives: seed the store
-	// with a first start, add the rule, start again with the feed.
+	// The demo's sendai-3 rule (震度3 and above in 宮城県中部) must be there
+	// before the document arrives: seed the store with a first start, then
+	// start again with the feed.
 	r := start(t, dir)
-	spec := `{"id":"sendai-3","kind":"earthquake","earthquake":{"threshold":"3","areas":["222"]}}`
-	require.NoError(t, r.s.st.PutRule(context.Background(), &anpi.RuleRecord{ID: "sendai-3", Enabled: true, Spec: []byte(spec)}))
+	_, err := r.s.st.GetRule(context.Background(), "sendai-3")
+	require.NoError(t, err)
 	users, err := r.s.st.ListUsers(context.Background(), nil)
 	require.NoError(t, err)
 	want := 0

@@ -47,7 +47,11 @@ var (
 // above in a demo area asks everyone registered in that area; a tsunami
 // warning (or major warning) for a demo coast asks everyone registered on
 // that coast. Both opt in to drills (訓練 documents give drill surveys,
-// labelled as such) and tell the administrator of what they did.
+// labelled as such) and tell the administrator of what they did. A third
+// asks the Sendai office from 震度3 in 宮城県中部 (222): real JMA documents
+// that reach 震度5弱 in a demo area are rare, and with it a newcomer can
+// feed a real one (the 震源・震度情報 of 2021-02-17 14:08, 震度3 there) at
+// /admin/feed and see a survey start.
 func demoRules() ([]*anpi.RuleRecord, error) {
 	specs := []struct {
 		id, name string
@@ -58,6 +62,12 @@ func demoRules() ([]*anpi.RuleRecord, error) {
 			"earthquake": map[string]any{"threshold": "5-", "areas": demoQuakeAreas},
 			"admins":     []string{string(adminID)},
 			"options":    map[string]any{"drill": true, "suppress": "6h", "unreceived": "count"},
+		}},
+		{"sendai-3", "デモ: 宮城県中部で震度3以上（実際の気象庁XMLで試すため）", map[string]any{
+			"kind":       "earthquake",
+			"earthquake": map[string]any{"threshold": "3", "areas": []string{"222"}},
+			"admins":     []string{string(adminID)},
+			"options":    map[string]any{"drill": true, "suppress": "6h"},
 		}},
 		{"tsunami-coasts", "津波警報・大津波警報（事業所のある沿岸）", map[string]any{
 			"kind":    "tsunami",

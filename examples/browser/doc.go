@@ -4,9 +4,9 @@
 //
 //   - TestAnswerAndDashboard builds examples/anpi-server, starts it on
 //     127.0.0.1 with a fresh data directory, logs in with the one-time
-//     password it prints, uploads a real VXSE53 on the JMA document page,
-//     simulates 震度5弱 in 宮城県中部 (/dev/quake: no real sample reaches the
-//     demo rules' 震度5弱), opens the answer link of the newest captured mail
+//     password it prints, uploads a real VXSE53 on the JMA document page
+//     (震度3 in 宮城県中部, which the demo's sendai-3 rule asks from), opens
+//     the answer link of the newest captured mail
 //     (/dev/mail) on a phone-sized tab, answers, sees the dashboard's tally
 //     move, changes the answer and sees it move again. It saves
 //     answer-page-phone.png and dashboard.png.
