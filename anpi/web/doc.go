@@ -1,5 +1,6 @@
 // Package web serves the pages a recipient opens from a message: the answer
-// page (/a/{token}) and the contact check page (/c/{token}). It uses net/http
+// page (/a/{token}), the contact check page (/c/{token}) and the registration
+// page behind an invitation link (/r/{token}). It uses net/http
 // and html/template only, has no JavaScript, and routes relative to where it
 // is mounted, so an intranet application can serve it under any prefix with
 // http.StripPrefix.
@@ -14,9 +15,25 @@
 //	                        "this is not my contact"), answers ContactCheckWrong so the contact is
 //	                        marked broken; redirects (303) to /c/{token}/thanks
 //	GET  /c/{token}/thanks  the confirmation
+//	GET  /r/{token}         the registration page of an invitation link (anpi.InvitationPath): the
+//	                        user's contacts by kind with their status (verified, not yet verified,
+//	                        not working), addresses masked (t•••@home.example, +81•••••2222: the
+//	                        link may be forwarded); a form to add a private email or phone number or
+//	                        a family member's; his regions, editable when Settings.UsersMayEditRegions
+//	POST /r/{token}         registers a contact (RegisterContact); 303 back to the page with a
+//	                        success message (?done=contact); a refused one re-renders the form with
+//	                        the field named: 400 bad input, 409 a duplicate or over the limits
+//	POST /r/{token}/regions replaces his regions (one kind:code a line, anpi.ParseRegion; 403 when the
+//	                        settings do not allow it); 303 back (?done=regions)
+//
+// The /r/ routes are served when the Service also implements SelfService
+// (an *anpi.Service does). A typed address is never written back into a
+// refused form: no response carries a whole address. The app's push token
+// is registered by the app, and LINE by account linking from the company's
+// LINE official account: the page says so rather than offering a field.
 //
 // A GET never records anything: mail security scanners open links. GETs
-// call only Service.LookupToken.
+// call only Service.LookupToken (and SelfService.InvitationView).
 //
 // # Answers to errors
 //
@@ -38,7 +55,9 @@
 // (Options.CSRFKey, random per handler by default; replicas behind a load
 // balancer share one), and must come from the same origin when the browser
 // says (Sec-Fetch-Site, else Origin); otherwise it gets 403 and nothing is
-// recorded. POSTs that pass are rate limited per token (Options.RateLimit
+// recorded. The registration page's forms carry their own field (another
+// HMAC purpose), so an answer page's field does not pass there. POSTs that
+// pass are rate limited per token (Options.RateLimit
 // per Options.RateWindow, default 10 per minute; 429 beyond, nothing
 // recorded). The limit is kept in memory, per handler (per replica), and
 // counts only tokens whose CSRF field was valid, so made-up tokens take no

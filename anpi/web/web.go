@@ -104,6 +104,7 @@ func NewAnswerHandler(svc Service, opts *Options) http.Handler {
 	h.csp = "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
 		"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 	h.tmpl = template.Must(template.New("page").Parse(pageTemplate))
+	template.Must(h.tmpl.New("self").Parse(selfTemplate))
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("GET /a/{token}", h.answerGet)
 	h.mux.HandleFunc("POST /a/{token}", h.answerPost)
@@ -111,6 +112,11 @@ func NewAnswerHandler(svc Service, opts *Options) http.Handler {
 	h.mux.HandleFunc("GET /c/{token}", h.contactGet)
 	h.mux.HandleFunc("POST /c/{token}", h.contactPost)
 	h.mux.HandleFunc("GET /c/{token}/thanks", h.contactThanks)
+	if _, ok := svc.(SelfService); ok {
+		h.mux.HandleFunc("GET /r/{token}", h.selfGet)
+		h.mux.HandleFunc("POST /r/{token}", h.selfPost)
+		h.mux.HandleFunc("POST /r/{token}/regions", h.selfRegionsPost)
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.notFound(w, r) })
 	return h
 }
