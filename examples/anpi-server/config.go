@@ -37,9 +37,13 @@ type config struct {
 	NewAPIKey     string // an action: create an API key so named, print it, exit
 
 	LINEToken   string
+	LINESecret  string // channel secret: enables the webhook at /webhooks/line
+	LINEAPI     string // Messaging API base URL; empty: LINE's
 	TwilioSID   string
 	TwilioToken string
 	TwilioFrom  string
+	TwilioAPI   string // REST API base URL; empty: Twilio's
+	TwilioVoice bool   // phones are called instead of texted
 	APNsKeyFile string
 	APNsKeyID   string
 	APNsTeamID  string
@@ -123,9 +127,13 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	flags = append(flags, envFlag{"new-api-key", "", "create an API key for the administrator with this label, print it and exit (the server need not stop)"})
 	boolean(&c.Dev, "dev", "ANPI_DEV", false, "development mode: the demo seed, /dev/mail and /dev/quake, admin cookies without Secure on http (default: on when -smtp is empty)")
 	str(&c.LINEToken, "line-token", "ANPI_LINE_TOKEN", "", "LINE Messaging API channel access token (optional: enables LINE)")
+	str(&c.LINESecret, "line-secret", "ANPI_LINE_SECRET", "", "LINE channel secret (optional, with -line-token: enables the webhook POST /webhooks/line, signature-checked)")
+	str(&c.LINEAPI, "line-api", "ANPI_LINE_API", "", "LINE Messaging API base URL (default https://api.line.me; a proxy)")
 	str(&c.TwilioSID, "twilio-sid", "ANPI_TWILIO_SID", "", "Twilio account SID (optional: with -twilio-token and -twilio-from enables SMS)")
 	str(&c.TwilioToken, "twilio-token", "ANPI_TWILIO_TOKEN", "", "Twilio auth token (optional)")
 	str(&c.TwilioFrom, "twilio-from", "ANPI_TWILIO_FROM", "", "Twilio sending number, E.164 (optional)")
+	str(&c.TwilioAPI, "twilio-api", "ANPI_TWILIO_API", "", "Twilio REST API base URL (default https://api.twilio.com; a proxy)")
+	boolean(&c.TwilioVoice, "twilio-voice", "ANPI_TWILIO_VOICE", false, "with Twilio: call phones (the message is read, a key answers) instead of texting them; needs -base-url")
 	str(&c.APNsKeyFile, "apns-key", "ANPI_APNS_KEY_FILE", "", "APNs .p8 key file (optional: with -apns-key-id, -apns-team and -apns-topic enables APNs)")
 	str(&c.APNsKeyID, "apns-key-id", "ANPI_APNS_KEY_ID", "", "APNs key ID (optional)")
 	str(&c.APNsTeamID, "apns-team", "ANPI_APNS_TEAM_ID", "", "Apple team ID (optional)")
@@ -141,7 +149,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			def := fl.DefValue
 			// Secrets given by the environment are not echoed (a
 			// PostgreSQL URL may carry a password).
-			if strings.Contains(f.name, "password") || f.name == "encryption-key" || f.name == "postgres" || strings.HasSuffix(f.name, "token") {
+			if strings.Contains(f.name, "password") || f.name == "encryption-key" || f.name == "postgres" || strings.HasSuffix(f.name, "token") || strings.HasSuffix(f.name, "secret") {
 				if def != "" {
 					def = "(set)"
 				}
@@ -223,5 +231,22 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		return nil, fmt.Errorf("-base-url %q: want an http:// or https:// URL", c.BaseURL)
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.LINESecret != "" && c.LINEToken == "" {
+		return nil, fmt.Errorf("-line-secret: needs -line-token (the webhook replies and answers what LINE sent)")
+	}
+	if c.TwilioVoice && c.BaseURL == "" {
+		return nil, fmt.Errorf("-twilio-voice: needs -base-url (Twilio posts the key pressed to <base-url>/webhooks/twilio/voice)")
+	}
+	for _, u := range []struct{ flag, v string }{{"-line-api", c.LINEAPI}, {"-twilio-api", c.TwilioAPI}} {
+		if u.v != "" && !strings.HasPrefix(u.v, "http://") && !strings.HasPrefix(u.v, "https://") {
+			return nil, fmt.Errorf("%s %q: want an http:// or https:// URL", u.flag, u.v)
+		}
+	}
 	return c, nil
+}
+
+// twilio reports whether any Twilio credential is given: then the sender
+// is built (and refuses an incomplete set) and the callbacks are mounted.
+func (c *config) twilio() bool {
+	return c.TwilioSID != "" || c.TwilioToken != "" || c.TwilioFrom != ""
 }

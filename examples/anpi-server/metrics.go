@@ -30,8 +30,48 @@ type counters struct {
 	// such as the tests. Nobody has to read it.
 	sent chan struct{}
 
-	mu    sync.Mutex
-	sends map[sendKey]int64 // provider calls per channel and result code
+	mu       sync.Mutex
+	sends    map[sendKey]int64    // provider calls per channel and result code
+	answers  map[string]int64     // answers recorded through the webhooks, by via (line, sms, voice)
+	webhooks map[webhookKey]int64 // webhook requests by provider and outcome
+}
+
+// webhookKey is one counter of webhook requests.
+type webhookKey struct {
+	provider string // line, twilio_sms, twilio_voice
+	outcome  string // ok (2xx), rejected (4xx: bad signature, bad body), error (5xx)
+}
+
+// answer counts one answer recorded through a webhook.
+func (c *counters) answer(via string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.answers == nil {
+		c.answers = map[string]int64{}
+	}
+	c.answers[via]++
+}
+
+// countWebhook counts the requests of a webhook handler by the class of
+// the status it answered.
+func countWebhook(provider string, next http.Handler, c *counters) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		outcome := "ok"
+		switch {
+		case sw.status >= 500:
+			outcome = "error"
+		case sw.status >= 400:
+			outcome = "rejected"
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.webhooks == nil {
+			c.webhooks = map[webhookKey]int64{}
+		}
+		c.webhooks[webhookKey{provider, outcome}]++
+	})
 }
 
 // newCounters returns zero counters.
@@ -221,8 +261,33 @@ func writeMetrics(ctx context.Context, w io.Writer, st anpi.Store, disp *dispatc
 	fmt.Fprintf(w, "anpi_survey_targets %d\n", targets)
 	header("anpi_survey_answered", "gauge", "Recipients of the open and held surveys who answered.")
 	fmt.Fprintf(w, "anpi_survey_answered %d\n", answered)
-	header("anpi_answers_total", "counter", "Answers recorded through the answer page since start.")
+	header("anpi_answers_total", "counter", "Answers recorded through the answer page and the webhooks since start, by path.")
 	fmt.Fprintf(w, "anpi_answers_total{via=\"web\"} %d\n", c.answersWeb.Load())
+	webhookVias := [...]string{"line", "sms", "voice"} // always shown, zero or not
+	c.mu.Lock()
+	var viaCounts [len(webhookVias)]int64
+	for i, via := range webhookVias {
+		viaCounts[i] = c.answers[via]
+	}
+	hookKeys := make([]webhookKey, 0, len(c.webhooks))
+	for k := range c.webhooks {
+		hookKeys = append(hookKeys, k)
+	}
+	slices.SortFunc(hookKeys, func(a, b webhookKey) int {
+		return cmp.Or(cmp.Compare(a.provider, b.provider), cmp.Compare(a.outcome, b.outcome))
+	})
+	hooks := make([]int64, len(hookKeys))
+	for i, k := range hookKeys {
+		hooks[i] = c.webhooks[k]
+	}
+	c.mu.Unlock()
+	for i, via := range webhookVias {
+		fmt.Fprintf(w, "anpi_answers_total{via=%q} %d\n", via, viaCounts[i])
+	}
+	header("anpi_webhook_requests_total", "counter", "Webhook requests since start, by provider and outcome (ok, rejected: 4xx such as a bad signature, error: 5xx).")
+	for i, k := range hookKeys {
+		fmt.Fprintf(w, "anpi_webhook_requests_total{provider=%q,outcome=%q} %d\n", k.provider, k.outcome, hooks[i])
+	}
 	header("anpi_enqueue_commits_total", "counter", "Commits that enqueued deliveries since start.")
 	fmt.Fprintf(w, "anpi_enqueue_commits_total %d\n", c.enqueues.Load())
 	header("anpi_jma_documents_total", "counter", "JMA documents handled since start, by outcome.")

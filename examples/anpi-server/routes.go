@@ -15,10 +15,17 @@ import (
 //	/admin/…           the administrators' pages and API (anpi/web), under /admin
 //	/healthz /readyz   liveness; readiness (store reachable, migrations done)
 //	/metrics           Prometheus text format
+//	/webhooks/line     LINE's webhook, with -line-secret
+//	/webhooks/twilio/sms, /webhooks/twilio/voice   Twilio's callbacks, with Twilio
 //	/dev/mail, /dev/quake   development mode only
 //	/                  an index of the above
-func (s *server) routes() http.Handler {
+//
+// It fails only if a webhook handler refuses its configuration.
+func (s *server) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
+	if err := s.mountWebhooks(mux); err != nil {
+		return nil, err
+	}
 	answers := countAnswers(web.NewAnswerHandler(s.svc, &web.Options{Logger: s.log, CSRFKey: s.answerCSRF}), s.counters)
 	mux.Handle("/a/", answers)
 	mux.Handle("/c/", answers)
@@ -48,7 +55,7 @@ func (s *server) routes() http.Handler {
 			s.log.Error("index page", "err", err)
 		}
 	})
-	return mux
+	return mux, nil
 }
 
 // readyz answers 200 when the server may take traffic: the store was

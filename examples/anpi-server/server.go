@@ -41,6 +41,7 @@ type server struct {
 	acctPath string
 	counters *counters
 	channels []anpi.Channel // channels with a sender, in fallback order
+	line     *line.Sender   // the LINE sender, which also replies to webhook events; nil without -line-token
 	// answerCSRF and adminCSRF key the pages' CSRF fields; derived from
 	// the sealing key, so they are the same after a restart and on every
 	// replica.
@@ -196,7 +197,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	s.disp = disp
 
 	// No WriteTimeout: a CSV export of a large survey may take a while.
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	handler, err := s.routes()
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	dispCtx, stopDisp := context.WithCancel(context.WithoutCancel(ctx))
@@ -279,18 +284,31 @@ func (s *server) senders() (map[anpi.Channel]channel.Sender, error) {
 	}
 	out[anpi.EmailChannel] = mail
 	if cfg.LINEToken != "" {
-		ln, err := line.New(line.Config{ChannelAccessToken: cfg.LINEToken})
+		ln, err := line.New(line.Config{ChannelAccessToken: cfg.LINEToken, Endpoint: cfg.LINEAPI})
 		if err != nil {
 			return nil, err
 		}
+		s.line = ln
 		out[anpi.LINEChannel] = ln
 	}
-	if cfg.TwilioSID != "" || cfg.TwilioToken != "" || cfg.TwilioFrom != "" {
-		sms, err := twilio.NewSMS(twilio.Config{AccountSID: cfg.TwilioSID, AuthToken: cfg.TwilioToken, From: cfg.TwilioFrom})
-		if err != nil {
-			return nil, fmt.Errorf("SMS (-twilio-sid, -twilio-token, -twilio-from): %w", err)
+	if cfg.twilio() {
+		tcfg := twilio.Config{AccountSID: cfg.TwilioSID, AuthToken: cfg.TwilioToken, From: cfg.TwilioFrom, BaseURL: cfg.TwilioAPI}
+		if cfg.TwilioVoice {
+			// parseConfig made sure of the base URL: Twilio must reach
+			// the action from outside.
+			tcfg.GatherAction = cfg.BaseURL + twilioVoicePath
+			voice, err := twilio.NewVoice(tcfg)
+			if err != nil {
+				return nil, fmt.Errorf("voice (-twilio-sid, -twilio-token, -twilio-from): %w", err)
+			}
+			out[anpi.VoiceChannel] = voice
+		} else {
+			sms, err := twilio.NewSMS(tcfg)
+			if err != nil {
+				return nil, fmt.Errorf("SMS (-twilio-sid, -twilio-token, -twilio-from): %w", err)
+			}
+			out[anpi.SMSChannel] = sms
 		}
-		out[anpi.SMSChannel] = sms
 	}
 	if cfg.APNsKeyFile != "" {
 		ios, err := apns.New(apns.Config{KeyFile: cfg.APNsKeyFile, KeyID: cfg.APNsKeyID, TeamID: cfg.APNsTeamID,

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/anpikit/anpi/anpi"
+	"github.com/anpikit/anpi/channel/line"
+	"github.com/anpikit/anpi/channel/twilio"
+)
+
+// The webhook paths. The voice one is also the <Gather> action of the calls.
+const (
+	lineWebhookPath = "/webhooks/line"
+	twilioSMSPath   = "/webhooks/twilio/sms"
+	twilioVoicePath = "/webhooks/twilio/voice"
+)
+
+// The replies the LINE webhook sends back through the event's reply token.
+const (
+	lineReplyAnswered  = "回答を受け付けました。ありがとうございました。"
+	lineReplyNotTaken  = "この回答は受け付けられませんでした。お知らせのリンクから回答してください。"
+	lineReplyFollowed  = "友だち追加ありがとうございます。安否確認のお知らせはこのアカウントからお届けします。"
+	lineReplyTextIsNot = "メッセージは回答になりません。お知らせのリンクから回答してください。"
+)
+
+// mountWebhooks mounts the providers' callbacks the configuration enables:
+// LINE with -line-secret, Twilio with its credentials. Each handler checks
+// the provider's signature itself (channel/line, channel/twilio).
+func (s *server) mountWebhooks(mux *http.ServeMux) error {
+	if s.cfg.LINESecret != "" {
+		wh, err := line.NewWebhook(line.WebhookConfig{
+			ChannelSecret: s.cfg.LINESecret,
+			Events:        &lineEvents{s: s},
+			Replier:       s.line,
+			Nonces:        s.svc.LINENonces(),
+			Logger:        s.log,
+		})
+		if err != nil {
+			return fmt.Errorf("LINE webhook (-line-secret): %w", err)
+		}
+		mux.Handle("POST "+lineWebhookPath, countWebhook("line", wh, s.counters))
+	}
+	if s.cfg.twilio() {
+		// The signature covers the URL Twilio requested: the public one.
+		for _, h := range []struct {
+			path, provider string
+			recv           twilio.ReceiverFunc
+		}{{twilioSMSPath, "twilio_sms", s.twilioSMS}, {twilioVoicePath, "twilio_voice", s.twilioVoice}} {
+			th, err := twilio.NewHandler(twilio.HandlerConfig{AuthToken: s.cfg.TwilioToken, PublicURL: s.baseURL, Receiver: h.recv})
+			if err != nil {
+				return fmt.Errorf("Twilio callbacks (-twilio-token, -base-url): %w", err)
+			}
+			mux.Handle("POST "+h.path, countWebhook(h.provider, th, s.counters))
+		}
+	}
+	return nil
+}
+
+// lineEvents turns what LINE users do into Service calls.
+type lineEvents struct {
+	s *server
+}
+
+var _ line.Events = (*lineEvents)(nil)
+
+// lineUserRef is what the logs say of a LINE user: a short hash, because
+// a LINE user ID is a private address.
+func lineUserRef(lineUserID string) string {
+	h := sha256.Sum256([]byte(lineUserID))
+	return hex.EncodeToString(h[:6])
+}
+
+// Followed greets the user. Linking is done by the application's own page
+// (Linker.Begin), which this server does not have.
+func (e *lineEvents) Followed(ctx context.Context, lineUserID string) (string, error) {
+	e.s.log.InfoContext(ctx, "line: followed", "line_user", lineUserRef(lineUserID))
+	return lineReplyFollowed, nil
+}
+
+// Unfollowed logs the block. Marking the contact broken would need a
+// lookup of the contact by LINE user ID, which the Service does not
+// offer; the next LINE delivery to him fails (Unregistered) and falls
+// back to his other channels.
+func (e *lineEvents) Unfollowed(ctx context.Context, lineUserID string) error {
+	e.s.log.InfoContext(ctx, "line: unfollowed (blocked): LINE messages no longer reach this user", "line_user", lineUserRef(lineUserID))
+	return nil
+}
+
+// Linked registers the LINE account of our user, the accountLink event's
+// nonce having been resolved by the Service's LINENonces.
+func (e *lineEvents) Linked(ctx context.Context, userID, lineUserID string) error {
+	_, err := e.s.svc.LinkLINE(ctx, anpi.UserID(userID), lineUserID)
+	switch anpi.Code(err) {
+	case anpi.NotFound, anpi.InvalidArgument:
+		// Deleted since the nonce was put, or a malformed ID: a
+		// redelivery would not help.
+		e.s.log.WarnContext(ctx, "line: account link refused", "user", userID, "err", err)
+		return nil
+	}
+	if err == nil {
+		e.s.log.InfoContext(ctx, "line: account linked", "user", userID, "line_user", lineUserRef(lineUserID))
+	}
+	return err
+}
+
+// Text answers typed text: it is not an answer.
+func (e *lineEvents) Text(context.Context, string, string) (string, error) {
+	return lineReplyTextIsNot, nil
+}
+
+// Postback records the answer of an answer button. Its data is a query,
+// "survey=<survey ID>&self=<answer code>": the survey is what the LINE
+// message's data names (anpi puts "survey" in channel.Message.Data), the
+// code one of the 本人 question's. The person is the one of the survey's
+// recipients reached on LINE at that LINE user ID, which LINE's signature
+// vouches for. Data that records nothing gets a polite reply and a 200,
+// so LINE does not redeliver it; only a store failure asks for a
+// redelivery.
+func (e *lineEvents) Postback(ctx context.Context, lineUserID, data string) (string, error) {
+	q, err := url.ParseQuery(data)
+	survey, choice := anpi.SurveyID(q.Get("survey")), q.Get(anpi.QuestionSelf)
+	if err != nil || survey == "" || choice == "" {
+		e.s.log.InfoContext(ctx, "line: postback is not an answer", "line_user", lineUserRef(lineUserID))
+		return lineReplyNotTaken, nil
+	}
+	_, err = e.s.answerByLINE(ctx, survey, lineUserID, choice)
+	switch anpi.Code(err) {
+	case anpi.NotFound, anpi.InvalidArgument, anpi.FailedPrecondition, anpi.PermissionDenied:
+		e.s.log.InfoContext(ctx, "line: postback answer not recorded", "survey", survey, "line_user", lineUserRef(lineUserID), "err", err)
+		return lineReplyNotTaken, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	e.s.counters.answer("line")
+	return lineReplyAnswered, nil
+}
+
+// answerByLINE records the answer choice of the recipient of survey whose
+// LINE delivery went to lineUserID. NotFound when the survey reached no
+// one at that LINE user ID. It reads the survey's deliveries on each call:
+// the Service has no lookup by LINE user ID (it belongs there, as
+// AnswerByCall's index does for calls).
+func (s *server) answerByLINE(ctx context.Context, survey anpi.SurveyID, lineUserID, choice string) (*anpi.Response, error) {
+	ds, err := s.st.Deliveries(ctx, survey)
+	if err != nil {
+		return nil, err
+	}
+	var users []anpi.UserID
+	for _, d := range ds {
+		if d.Channel == anpi.LINEChannel && d.Round >= 0 && (d.State == anpi.Sent || d.State == anpi.Delivered) {
+			users = append(users, d.UserID)
+		}
+	}
+	if len(users) > 0 {
+		contacts, err := s.st.ContactsOf(ctx, users)
+		if err != nil {
+			return nil, err
+		}
+		for u, cs := range contacts {
+			for _, c := range cs {
+				if c.Kind == anpi.LINEContact && c.Address == lineUserID {
+					return s.svc.AnswerAs(ctx, survey, u, []anpi.Answer{{QuestionID: anpi.QuestionSelf, Choices: []string{choice}}}, anpi.ViaLINE)
+				}
+			}
+		}
+	}
+	return nil, anpi.Errorf(anpi.NotFound, "anpi-server: LINE answer: survey %s reached no one at this LINE user ID", survey)
+}
+
+// twilioSMS receives what comes to the SMS callback: a reply of one menu
+// digit is an answer (Service.AnswerBySMS); other text, and replies from
+// numbers no open survey reached, are logged and answered with an empty
+// TwiML response, so Twilio neither retries nor shows an error.
+func (s *server) twilioSMS(ctx context.Context, ev twilio.Event) error {
+	switch ev.Type {
+	case twilio.InboundSMS:
+		if !ev.Answered {
+			s.log.InfoContext(ctx, "twilio: SMS reply is not an answer", "message", ev.MessageSID)
+			return nil
+		}
+		_, err := s.svc.AnswerBySMS(ctx, ev.From, ev.Choice)
+		return s.phoneAnswered(ctx, "sms", "message", ev.MessageSID, err)
+	case twilio.MessageStatus:
+		s.log.DebugContext(ctx, "twilio: message status", "message", ev.MessageSID, "status", ev.Status, "error_code", ev.ErrorCode)
+	default:
+		s.log.WarnContext(ctx, "twilio: unexpected callback at the SMS webhook", "type", ev.Type)
+	}
+	return nil
+}
+
+// twilioVoice receives what comes to the voice callback: the key pressed
+// during a call (Service.AnswerByCall). A key off the menu, or a call no
+// open survey made, records nothing. (twilio.Handler speaks its
+// confirmation from the key alone: a call the Service does not know also
+// hears "回答を受け付けました"; such calls come only from outside this
+// server.)
+func (s *server) twilioVoice(ctx context.Context, ev twilio.Event) error {
+	switch ev.Type {
+	case twilio.Gather:
+		if !ev.Answered {
+			s.log.InfoContext(ctx, "twilio: key pressed is not an answer", "call", ev.CallSID)
+			return nil
+		}
+		_, err := s.svc.AnswerByCall(ctx, ev.CallSID, ev.Choice)
+		return s.phoneAnswered(ctx, "voice", "call", ev.CallSID, err)
+	case twilio.CallStatus:
+		s.log.DebugContext(ctx, "twilio: call status", "call", ev.CallSID, "status", ev.Status)
+	default:
+		s.log.WarnContext(ctx, "twilio: unexpected callback at the voice webhook", "type", ev.Type)
+	}
+	return nil
+}
+
+// phoneAnswered logs and counts the outcome of a telephone answer. Only a
+// failure of the store is returned (Twilio then retries); an answer the
+// Service refuses is logged and dropped.
+func (s *server) phoneAnswered(ctx context.Context, via, key, sid string, err error) error {
+	switch anpi.Code(err) {
+	case anpi.NotFound, anpi.InvalidArgument, anpi.FailedPrecondition, anpi.PermissionDenied:
+		s.log.InfoContext(ctx, "twilio: answer not recorded", key, sid, "err", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s.counters.answer(via)
+	return nil
+}
