@@ -25,12 +25,15 @@
 //	                        the field named: 400 bad input, 409 a duplicate or over the limits
 //	POST /r/{token}/regions replaces his regions (one kind:code a line, anpi.ParseRegion; 403 when the
 //	                        settings do not allow it); 303 back (?done=regions)
+//	POST /r/{token}/line    with Options.LINELinkURL only (the page shows the button then): 303 to the
+//	                        https URL it returns for the user, where the server starts LINE linking
 //
 // The /r/ routes are served when the Service also implements SelfService
 // (an *anpi.Service does). A typed address is never written back into a
 // refused form: no response carries a whole address. The app's push token
-// is registered by the app, and LINE by account linking from the company's
-// LINE official account: the page says so rather than offering a field.
+// is registered by the app, and LINE by account linking (from the company's
+// LINE official account, or the button Options.LINELinkURL enables): the
+// page says so rather than offering a field.
 //
 // A GET never records anything: mail security scanners open links. GETs
 // call only Service.LookupToken (and SelfService.InvitationView).

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -42,6 +43,8 @@ type selfPage struct {
 	Regions        string
 	Action         string // the forms' action (keeps ?lang)
 	RegionsAction  string
+	// LINEAction is the LINE link button's action, when Options.LINELinkURL is set.
+	LINEAction string
 }
 
 type contactList struct {
@@ -113,6 +116,9 @@ func (h *handler) selfForm(tok string, v *anpi.SelfServiceView, l anpi.Locale) *
 		Expires:        v.ExpiresAt.In(japan()).Format("2006-01-02 15:04"),
 		MayEditRegions: v.MayEditRegions,
 		Action:         "?lang=" + string(l), RegionsAction: tok + "/regions?lang=" + string(l), Kind: "email"}
+	if h.line != nil {
+		p.LINEAction = tok + "/line?lang=" + string(l)
+	}
 	other := anpi.English
 	if l == anpi.English {
 		other = anpi.Japanese
@@ -322,4 +328,30 @@ func (h *handler) selfRegionsPost(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.fail(w, r, err, l)
 	}
+}
+
+// selfLINEPost starts LINE account linking: it asks Options.LINELinkURL
+// where for the link's user and redirects there.
+func (h *handler) selfLINEPost(w http.ResponseWriter, r *http.Request) {
+	if h.line == nil {
+		h.notFound(w, r)
+		return
+	}
+	_, v, l, ok := h.selfBegin(w, r)
+	if !ok {
+		return
+	}
+	to, err := h.line(r.Context(), v.User.ID)
+	if err == nil {
+		// Only an absolute https URL: the redirect leaves the page, and a
+		// relative or plain-HTTP one would be a mistake of the server's.
+		if u, perr := url.Parse(to); perr != nil || u.Scheme != "https" || u.Host == "" {
+			err = anpi.Errorf(anpi.Internal, "anpi/web: LINELinkURL returned %q, not an https URL", to)
+		}
+	}
+	if err != nil {
+		h.fail(w, r, anpi.Errorf(anpi.Internal, "anpi/web: LINE link for user %s: %w", v.User.ID, err), l)
+		return
+	}
+	seeOther(w, to)
 }

@@ -406,3 +406,37 @@ func TestSelfServiceLocales(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, r.code)
 	require.Equal(t, e.kato+"?lang=en&done=contact", r.hdr.Get("Location"))
 }
+
+// TestSelfServiceLINE: the LINE link button only with
+// Options.LINELinkURL; it POSTs, is checked as the other forms, and
+// redirects to where the server starts linking for the link's user.
+func TestSelfServiceLINE(t *testing.T) {
+	e := newSelfEnv(t, nil)
+	r := e.get("/r/" + e.tok)
+	require.NotContains(t, r.body, "/line?")
+	require.Contains(t, r.body, "LINE公式アカウントから連携")
+	require.Equal(t, http.StatusNotFound, e.post("/r/"+e.tok+"/line", url.Values{"csrf": {e.csrf(e.tok)}}).code, "no button, no route")
+
+	var asked []anpi.UserID
+	to := "https://line.example/link?state=abc"
+	e = newSelfEnv(t, &web.Options{LINELinkURL: func(_ context.Context, u anpi.UserID) (string, error) {
+		asked = append(asked, u)
+		return to, nil
+	}})
+	r = e.get("/r/" + e.tok + "?lang=en")
+	require.Contains(t, r.body, `<form method="post" action="`+e.tok+`/line?lang=en">`)
+	require.Contains(t, r.body, "Link my LINE account</button>")
+	require.Empty(t, asked, "a GET starts nothing")
+
+	require.Equal(t, http.StatusForbidden, e.post("/r/"+e.tok+"/line", url.Values{"csrf": {e.csrf(e.kato)}}).code)
+	require.Empty(t, asked)
+	r = e.post("/r/"+e.tok+"/line", url.Values{"csrf": {e.csrf(e.tok)}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	require.Equal(t, to, r.hdr.Get("Location"))
+	require.Equal(t, []anpi.UserID{"yamada"}, asked)
+
+	to = "http://line.example/plain"
+	r = e.post("/r/"+e.tok+"/line", url.Values{"csrf": {e.csrf(e.tok)}})
+	require.Equal(t, http.StatusInternalServerError, r.code, "only https")
+	require.Empty(t, r.hdr.Get("Location"))
+}

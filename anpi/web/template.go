@@ -155,7 +155,7 @@ type selfMessages struct {
 	Scope                                                                    map[anpi.ContactScope]string
 	AddTitle, KindLabel, AddressLabel, AddressHelp, LabelLabel, AddButton    string
 	Kinds                                                                    map[string]string
-	Verify, AppNote, LINENote                                                string
+	Verify, AppNote, LINENote, LINEButton                                    string
 	RegionsTitle, RegionsHelp, RegionsButton                                 string
 	Added, RegionsSaved                                                      string
 	BadKind, BadLabel, NoAddress, BadEmail, BadPhone, Duplicate, Limit       string
@@ -192,6 +192,7 @@ func selfMsgs(l anpi.Locale) *selfMessages {
 			Verify:         "A new contact is not yet verified: the next contact check sends it a message with a confirmation link. Open it to verify the contact.",
 			AppNote:        "The safety confirmation app registers itself: sign in to the app on your phone and it appears here. There is nothing to type.",
 			LINENote:       "LINE is linked from the company's LINE official account, not from this page.",
+			LINEButton:     "Link my LINE account",
 			RegionsTitle:   "Your regions",
 			RegionsHelp:    "The areas you live or work in, one per line, as kind:code with the JMA area code, e.g. quake:222 (宮城県中部). An earthquake in these areas sends you the safety confirmation.",
 			RegionsButton:  "Save regions",
@@ -236,6 +237,7 @@ func selfMsgs(l anpi.Locale) *selfMessages {
 		Verify:         "追加した連絡先は「未確認」です。次回の連絡先確認で確認用のリンクを送りますので、開いて確認してください。",
 		AppNote:        "安否確認アプリは自動で登録されます。スマートフォンでアプリにログインすると、ここに表示されます。入力は不要です。",
 		LINENote:       "LINEは会社のLINE公式アカウントから連携します（このページでは登録できません）。",
+		LINEButton:     "LINEアカウントを連携する",
 		RegionsTitle:   "所属地域",
 		RegionsHelp:    "住んでいる・働いている地域を1行に1つ、種類:気象庁の地域コード の形式で入力してください（例：quake:222 は宮城県中部）。これらの地域で地震があると安否確認が届きます。",
 		RegionsButton:  "地域を保存する",
@@ -290,7 +292,14 @@ const selfTemplate = `<!DOCTYPE html>
 {{- end}}
 </dl>
 <p class="note">{{.S.AppNote}}</p>
+{{- if .LINEAction}}
+<form method="post" action="{{.LINEAction}}">
+<input type="hidden" name="csrf" value="{{.CSRF}}">
+<button type="submit">{{.S.LINEButton}}</button>
+</form>
+{{- else}}
 <p class="note">{{.S.LINENote}}</p>
+{{- end}}
 <h2>{{.S.AddTitle}}</h2>
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="csrf" value="{{.CSRF}}">

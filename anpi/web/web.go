@@ -46,6 +46,15 @@ type Options struct {
 	RateWindow time.Duration
 	// Logger receives the errors the pages cannot show; default: discard.
 	Logger *slog.Logger
+	// LINELinkURL, when set, puts a "link my LINE account" button on the
+	// registration page (/r/{token}). The button POSTs (checked as the
+	// page's other forms), so a link scanner starts nothing; the handler
+	// calls LINELinkURL with the user's ID and redirects (303) to the
+	// https URL it returns: where the server starts LINE account linking
+	// for him, ending in line.Linker.Begin and anpi.Service.LinkLINE.
+	// Unset, the page says LINE is linked from the company's LINE
+	// official account instead.
+	LINELinkURL func(ctx context.Context, user anpi.UserID) (string, error)
 }
 
 // maxBody bounds a POST's body: a form of at most anpi.MaxQuestions
@@ -66,6 +75,7 @@ type handler struct {
 	csp     string
 	mux     *http.ServeMux
 	limiter limiter
+	line    func(ctx context.Context, user anpi.UserID) (string, error)
 }
 
 // NewAnswerHandler returns the handler of the answer and contact check
@@ -76,7 +86,7 @@ func NewAnswerHandler(svc Service, opts *Options) http.Handler {
 	if opts != nil {
 		o = *opts
 	}
-	h := &handler{svc: svc, key: o.CSRFKey, clock: o.Clock, limit: o.RateLimit, window: o.RateWindow, log: o.Logger}
+	h := &handler{svc: svc, key: o.CSRFKey, clock: o.Clock, limit: o.RateLimit, window: o.RateWindow, log: o.Logger, line: o.LINELinkURL}
 	if h.clock == nil {
 		h.clock = time.Now
 	}
@@ -116,6 +126,7 @@ func NewAnswerHandler(svc Service, opts *Options) http.Handler {
 		h.mux.HandleFunc("GET /r/{token}", h.selfGet)
 		h.mux.HandleFunc("POST /r/{token}", h.selfPost)
 		h.mux.HandleFunc("POST /r/{token}/regions", h.selfRegionsPost)
+		h.mux.HandleFunc("POST /r/{token}/line", h.selfLINEPost)
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.notFound(w, r) })
 	return h
