@@ -23,7 +23,19 @@
 // -jma-poll is on, and its ticks for held sends, reminders and summaries
 // either way), the dispatcher (anpi/dispatch) sending email through
 // channel/email to a relay (-smtp) or, in development mode, to an
-// in-process SMTP sink, and the pages of anpi/web.
+// in-process SMTP sink, LINE (-line-token), SMS or calls through Twilio
+// (-twilio-sid, -twilio-token, -twilio-from; -twilio-voice) and APNs when
+// configured, the webhooks that hear back from LINE and Twilio, and the
+// pages of anpi/web.
+//
+// A LINE postback answers when its data is "survey=<survey ID>&self=<answer
+// code>" (the survey a LINE message names in its data): the person is the
+// recipient of that survey reached on LINE at the LINE user ID that LINE's
+// signature vouches for. The LINE adapter sends text with the answer link
+// and no buttons yet, so today's answers come by the link; the postback
+// path is ready for a rich message. An unfollow is logged only: marking
+// the contact broken needs a lookup by LINE user ID that anpi.Service does
+// not have.
 //
 // Routes:
 //
@@ -34,6 +46,11 @@
 //	/readyz                  readiness: store reachable, migrations done
 //	/metrics                 Prometheus text format: deliveries by state and
 //	                         channel, queue depth, answers, provider errors
+//	/webhooks/line           with -line-secret: LINE's webhook (channel/line, X-Line-Signature
+//	                         checked): postback answers, follow, unfollow, account linking
+//	/webhooks/twilio/sms     with Twilio: SMS replies ("1" 無事, "2" 軽傷, "3" 重傷)
+//	/webhooks/twilio/voice   with Twilio: the key pressed during a call (-twilio-voice);
+//	                         both checked by X-Twilio-Signature against -base-url
 //	/dev/mail                development mode: the captured mails, newest first
 //	/dev/quake               development mode: simulate an earthquake report
 //

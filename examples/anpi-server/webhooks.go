@@ -47,6 +47,9 @@ func (s *server) mountWebhooks(mux *http.ServeMux) error {
 	}
 	if s.cfg.twilio() {
 		// The signature covers the URL Twilio requested: the public one.
+		if s.cfg.BaseURL == "" {
+			s.log.Warn("Twilio's callbacks are checked against " + s.baseURL + ", which Twilio cannot reach: set -base-url")
+		}
 		for _, h := range []struct {
 			path, provider string
 			recv           twilio.ReceiverFunc
