@@ -385,6 +385,13 @@ func (s *server) banner(w io.Writer, storeDesc, seeded, password string) {
 		fmt.Fprintf(w, "  quake:  %s/dev/quake (simulate an earthquake)\n", s.URL())
 	}
 	fmt.Fprintf(w, "  health: %s/healthz  %s/readyz  %s/metrics\n", s.URL(), s.URL(), s.URL())
+	// The webhooks are given as the providers must call them: public URLs.
+	if s.cfg.LINESecret != "" {
+		fmt.Fprintf(w, "  LINE webhook:     %s%s\n", s.baseURL, lineWebhookPath)
+	}
+	if s.cfg.twilio() {
+		fmt.Fprintf(w, "  Twilio callbacks: %s%s  %s%s\n", s.baseURL, twilioSMSPath, s.baseURL, twilioVoicePath)
+	}
 	if seeded != "" {
 		fmt.Fprintf(w, "First start: %s.\n", seeded)
 	}

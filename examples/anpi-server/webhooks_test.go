@@ -222,6 +222,8 @@ func TestLINEAndSMSWebhooks(t *testing.T) {
 	s := r.s
 	ctx := context.Background()
 	require.Equal(t, []anpi.Channel{anpi.LINEChannel, anpi.EmailChannel, anpi.SMSChannel}, s.channels)
+	require.Contains(t, r.out.String(), "LINE webhook:     "+hookBaseURL+lineWebhookPath+"\n")
+	require.Contains(t, r.out.String(), "Twilio callbacks: "+hookBaseURL+twilioSMSPath+"  "+hookBaseURL+twilioVoicePath+"\n")
 	users := usersIn350(t, s)
 	onLINE, bySMS := users[0], users[1]
 	lineID := "U" + strings.Repeat("0123456789abcdef", 2)
