@@ -525,7 +525,7 @@ func (s *Service) ConfirmContact(ctx context.Context, token string) (*ContactCon
 	}
 	var out *ContactConfirmation
 	err = s.st.InTx(ctx, func(tx Tx) error {
-		t, err := tokenIn(ctx, tx, token, now)
+		t, err := answerTokenIn(ctx, tx, token, now)
 		if err != nil {
 			return err
 		}

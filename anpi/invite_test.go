@@ -410,3 +410,19 @@ func TestLINENonces(t *testing.T) {
 	// It satisfies the adapter's interface.
 	var _ line.NonceStore = n
 }
+
+// TestInvitationTokenIsNoAnswerLink: an invitation link's token opens no
+// answer page and records no answer, nor confirms a contact: the same
+// NotFound as an unknown token.
+func TestInvitationTokenIsNoAnswerLink(t *testing.T) {
+	e := newEnv(t)
+	tok := e.invite("noto")
+	_, err := e.svc.LookupToken(e.ctx, tok)
+	require.Equal(t, anpi.NotFound, anpi.Code(err))
+	_, err = e.svc.AnswerByToken(e.ctx, tok, []anpi.Answer{{QuestionID: anpi.ContactCheckQuestion, Choices: []string{anpi.ContactCheckReceived}}}, anpi.ViaWeb)
+	require.Equal(t, anpi.NotFound, anpi.Code(err))
+	_, err = e.svc.ConfirmContact(e.ctx, tok)
+	require.Equal(t, anpi.NotFound, anpi.Code(err))
+	_, err = e.svc.RedeemInvitation(e.ctx, tok)
+	require.NoError(t, err, "the link still works where it belongs")
+}
