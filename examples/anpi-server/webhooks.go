@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sync"
 
 	"github.com/anpikit/anpi/anpi"
 	"github.com/anpikit/anpi/channel/line"
@@ -144,13 +145,44 @@ func (e *lineEvents) Postback(ctx context.Context, lineUserID, data string) (str
 	return lineReplyAnswered, nil
 }
 
+// lineIndex caches, per survey, the LINE user IDs its LINE deliveries
+// reached and whose they are, so that a burst of postbacks costs one read
+// of a survey's deliveries, not one per answer. A miss rebuilds it once
+// (a delivery sent since, or by another replica).
+type lineIndex struct {
+	mu sync.Mutex
+	m  map[anpi.SurveyID]map[string]anpi.UserID
+}
+
 // answerByLINE records the answer choice of the recipient of survey whose
 // LINE delivery went to lineUserID. NotFound when the survey reached no
-// one at that LINE user ID. It reads the survey's deliveries on each call:
-// the Service has no lookup by LINE user ID (it belongs there, as
-// AnswerByCall's index does for calls).
+// one at that LINE user ID. (The Service has no lookup by LINE user ID;
+// it belongs there, as AnswerBySMS's index of numbers does.)
 func (s *server) answerByLINE(ctx context.Context, survey anpi.SurveyID, lineUserID, choice string) (*anpi.Response, error) {
-	ds, err := s.st.Deliveries(ctx, survey)
+	for rebuild := false; ; rebuild = true {
+		ix, err := s.lineIx.get(ctx, s.st, survey, rebuild)
+		if err != nil {
+			return nil, err
+		}
+		if u, ok := ix[lineUserID]; ok {
+			return s.svc.AnswerAs(ctx, survey, u, []anpi.Answer{{QuestionID: anpi.QuestionSelf, Choices: []string{choice}}}, anpi.ViaLINE)
+		}
+		if rebuild {
+			return nil, anpi.Errorf(anpi.NotFound, "anpi-server: LINE answer: survey %s reached no one at this LINE user ID", survey)
+		}
+	}
+}
+
+// get returns survey's index, reading it from the store when missing or
+// when rebuild is set.
+func (x *lineIndex) get(ctx context.Context, st anpi.Store, survey anpi.SurveyID, rebuild bool) (map[string]anpi.UserID, error) {
+	x.mu.Lock()
+	ix, ok := x.m[survey]
+	x.mu.Unlock()
+	if ok && !rebuild {
+		return ix, nil
+	}
+	ds, err := st.Deliveries(ctx, survey)
 	if err != nil {
 		return nil, err
 	}
@@ -160,20 +192,27 @@ func (s *server) answerByLINE(ctx context.Context, survey anpi.SurveyID, lineUse
 			users = append(users, d.UserID)
 		}
 	}
+	ix = map[string]anpi.UserID{}
 	if len(users) > 0 {
-		contacts, err := s.st.ContactsOf(ctx, users)
+		contacts, err := st.ContactsOf(ctx, users)
 		if err != nil {
 			return nil, err
 		}
 		for u, cs := range contacts {
 			for _, c := range cs {
-				if c.Kind == anpi.LINEContact && c.Address == lineUserID {
-					return s.svc.AnswerAs(ctx, survey, u, []anpi.Answer{{QuestionID: anpi.QuestionSelf, Choices: []string{choice}}}, anpi.ViaLINE)
+				if c.Kind == anpi.LINEContact && c.Address != "" {
+					ix[c.Address] = u
 				}
 			}
 		}
 	}
-	return nil, anpi.Errorf(anpi.NotFound, "anpi-server: LINE answer: survey %s reached no one at this LINE user ID", survey)
+	x.mu.Lock()
+	if x.m == nil {
+		x.m = map[anpi.SurveyID]map[string]anpi.UserID{}
+	}
+	x.m[survey] = ix
+	x.mu.Unlock()
+	return ix, nil
 }
 
 // twilioSMS receives what comes to the SMS callback: a reply of one menu

@@ -278,6 +278,16 @@ func TestLINEAndSMSWebhooks(t *testing.T) {
 		return m.Endpoint == "reply" && m.To == "reply-ev-answer" && slices.Contains(m.Texts, lineReplyAnswered)
 	}))
 
+	// A second tap re-answers (from the cached index of the survey's LINE
+	// recipients): the tally moves from 軽傷 to 無事.
+	require.Equal(t, http.StatusOK, postLINE(t, s, hookLINESecret, postback("ev-reanswer", lineID, "survey="+url.QueryEscape(string(sv))+"&self=safe")))
+	got, _ = answerOf(t, s, sv, onLINE)
+	require.Equal(t, "safe", got)
+	tl = tallyOf(t, s, sv)
+	require.Equal(t, before.Answered+1, tl.Answered)
+	require.Equal(t, before.Choices[anpi.QuestionSelf]["minor"], tl.Choices[anpi.QuestionSelf]["minor"])
+	require.Equal(t, before.Choices[anpi.QuestionSelf]["safe"]+1, tl.Choices[anpi.QuestionSelf]["safe"])
+
 	// Signed, but from a LINE user the survey did not reach, or no
 	// answer: a polite reply, nothing recorded.
 	stranger := "U" + strings.Repeat("fedcba9876543210", 2)
@@ -293,7 +303,7 @@ func TestLINEAndSMSWebhooks(t *testing.T) {
 		}), i)
 	}
 	got, _ = answerOf(t, s, sv, onLINE)
-	require.Equal(t, "minor", got)
+	require.Equal(t, "safe", got)
 	require.Equal(t, tl.Answered, tallyOf(t, s, sv).Answered)
 
 	// SMS: a bad signature is refused and records nothing.
@@ -337,8 +347,8 @@ func TestLINEAndSMSWebhooks(t *testing.T) {
 
 	_, metrics := get(t, s.URL()+"/metrics")
 	for _, want := range []string{
-		`anpi_answers_total{via="line"} 1`, `anpi_answers_total{via="sms"} 1`, `anpi_answers_total{via="voice"} 0`,
-		`anpi_webhook_requests_total{provider="line",outcome="ok"} 7`,
+		`anpi_answers_total{via="line"} 2`, `anpi_answers_total{via="sms"} 1`, `anpi_answers_total{via="voice"} 0`,
+		`anpi_webhook_requests_total{provider="line",outcome="ok"} 8`,
 		`anpi_webhook_requests_total{provider="line",outcome="rejected"} 2`,
 		`anpi_webhook_requests_total{provider="twilio_sms",outcome="ok"} 3`,
 		`anpi_webhook_requests_total{provider="twilio_sms",outcome="rejected"} 1`,
