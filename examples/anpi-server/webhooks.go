@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -59,7 +61,11 @@ func (s *server) mountWebhooks(mux *http.ServeMux) error {
 			if err != nil {
 				return fmt.Errorf("Twilio callbacks (-twilio-token, -base-url): %w", err)
 			}
-			mux.Handle("POST "+h.path, countWebhook(h.provider, th, s.counters))
+			var hh http.Handler = th
+			if h.path == twilioVoicePath {
+				hh = voiceRefusals(th)
+			}
+			mux.Handle("POST "+h.path, countWebhook(h.provider, hh, s.counters))
 		}
 	}
 	return nil
@@ -238,10 +244,8 @@ func (s *server) twilioSMS(ctx context.Context, ev twilio.Event) error {
 
 // twilioVoice receives what comes to the voice callback: the key pressed
 // during a call (Service.AnswerByCall). A key off the menu, or a call no
-// open survey made, records nothing. (twilio.Handler speaks its
-// confirmation from the key alone: a call the Service does not know also
-// hears "回答を受け付けました"; such calls come only from outside this
-// server.)
+// open survey made (the survey closed while the phone rang), records
+// nothing; voiceRefusals then corrects what the callee hears.
 func (s *server) twilioVoice(ctx context.Context, ev twilio.Event) error {
 	switch ev.Type {
 	case twilio.Gather:
@@ -250,6 +254,11 @@ func (s *server) twilioVoice(ctx context.Context, ev twilio.Event) error {
 			return nil
 		}
 		_, err := s.svc.AnswerByCall(ctx, ev.CallSID, ev.Choice)
+		if err != nil && anpi.Code(err) != anpi.Internal && anpi.Code(err) != anpi.Unavailable {
+			if o, ok := ctx.Value(voiceOutcomeKey{}).(*voiceOutcome); ok {
+				o.refused = true
+			}
+		}
 		return s.phoneAnswered(ctx, "voice", "call", ev.CallSID, err)
 	case twilio.CallStatus:
 		s.log.DebugContext(ctx, "twilio: call status", "call", ev.CallSID, "status", ev.Status)
@@ -273,4 +282,62 @@ func (s *server) phoneAnswered(ctx context.Context, via, key, sid string, err er
 	}
 	s.counters.answer(via)
 	return nil
+}
+
+// voiceOutcome tells voiceRefusals, through the request's context, that
+// the Service refused the key pressed.
+type voiceOutcome struct{ refused bool }
+
+// voiceOutcomeKey is the context key of the *voiceOutcome.
+type voiceOutcomeKey struct{}
+
+// voiceRefusedTwiML is what a callee hears when his key was a menu key but
+// the Service did not record it.
+const voiceRefusedTwiML = `<?xml version="1.0" encoding="UTF-8"?>
+<Response><Say language="ja-JP">この回答は受け付けられませんでした。お知らせのリンクから回答してください。</Say></Response>`
+
+// voiceRefusals wraps twilio.Handler, which speaks "回答を受け付けました" for
+// any menu key: when the Service refused the answer (a call it does not
+// know, a survey closed meanwhile), the callee hears that it was not
+// taken instead. The handler's answer is buffered to be replaced; it is a
+// few hundred bytes.
+func voiceRefusals(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o := &voiceOutcome{}
+		b := &bufferedResponse{h: http.Header{}}
+		next.ServeHTTP(b, r.WithContext(context.WithValue(r.Context(), voiceOutcomeKey{}, o)))
+		if b.status == 0 {
+			b.status = http.StatusOK
+		}
+		if o.refused && b.status == http.StatusOK {
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			_, _ = io.WriteString(w, voiceRefusedTwiML)
+			return
+		}
+		for k, v := range b.h {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(b.status)
+		_, _ = w.Write(b.body.Bytes())
+	})
+}
+
+// bufferedResponse is an http.ResponseWriter that keeps the answer.
+type bufferedResponse struct {
+	h      http.Header
+	status int
+	body   bytes.Buffer
+}
+
+// Header returns the header to be sent.
+func (b *bufferedResponse) Header() http.Header { return b.h }
+
+// Write keeps p.
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
+
+// WriteHeader keeps the first status.
+func (b *bufferedResponse) WriteHeader(code int) {
+	if b.status == 0 {
+		b.status = code
+	}
 }

@@ -396,11 +396,19 @@ func TestVoiceKeyPress(t *testing.T) {
 	require.Equal(t, before.Answered+1, tallyOf(t, s, sv).Answered)
 
 	// A call no survey made, and a key off the menu: answered, nothing
-	// recorded.
-	for _, form := range []url.Values{gather("CA"+strings.Repeat("0", 32), "1"), gather(call.SID, "9")} {
-		status, body = postTwilio(t, s, twilioVoicePath, hookTwilioToken, form)
+	// recorded, and the callee hears so.
+	for _, tc := range []struct {
+		form url.Values
+		says string
+	}{
+		{gather("CA"+strings.Repeat("0", 32), "1"), "この回答は受け付けられませんでした"},
+		{gather(call.SID, "9"), "入力が確認できませんでした"},
+	} {
+		status, body = postTwilio(t, s, twilioVoicePath, hookTwilioToken, tc.form)
 		require.Equal(t, http.StatusOK, status, body)
 		require.Contains(t, body, "<Response>")
+		require.Contains(t, body, tc.says)
+		require.NotContains(t, body, "回答を受け付けました")
 	}
 	got, _ = answerOf(t, s, sv, user)
 	require.Equal(t, "minor", got)
