@@ -259,6 +259,18 @@ func (a *MemAccounts) Authenticate(_ context.Context, email, password string) (a
 	return user, nil
 }
 
+// UserByEmail implements EmailAccounts: the user whose login is email,
+// compared without regard to case; NotFound when none. It is for a
+// sign-in whose identity is proved elsewhere (OIDC): it checks no password.
+func (a *MemAccounts) UserByEmail(_ context.Context, email string) (anpi.UserID, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if l := a.logins[normEmail(email)]; l != nil && email != "" {
+		return l.User, nil
+	}
+	return "", anpi.Errorf(anpi.NotFound, "anpi/web: no login has this email")
+}
+
 // NewAPIKey returns a new API key acting for user, named label (unique
 // per user: the name RevokeAPIKey takes). The key is returned once: only
 // its SHA-256 is kept. It carries 256 random bits.

@@ -68,6 +68,11 @@ type AdminOptions struct {
 	// are refused (429); default 5 per 15 minutes.
 	LoginLimit  int
 	LoginWindow time.Duration
+	// OIDC are the identity providers administrators may sign in with
+	// besides their password; none by default (the /oidc/ routes are
+	// then 404). Each is discovered on first use, so a provider that is
+	// down delays nothing but its own sign-ins.
+	OIDC []OIDCProvider
 }
 
 // maxConcurrentLogins bounds the password checks in flight: each costs
@@ -100,6 +105,9 @@ type admin struct {
 	tmpl        *template.Template
 	csp         string
 	mux         *http.ServeMux
+	idps        map[string]*oidcIdP // by name
+	idpNames    []string            // the login page's buttons, in the order given
+	flows       oidcFlows           // OIDC sign-ins between start and callback
 }
 
 // NewAdminHandler returns the handler of the administrator pages and API
@@ -151,6 +159,8 @@ func NewAdminHandler(svc AdminService, accounts Accounts, opts *AdminOptions) ht
 	m := http.NewServeMux()
 	m.HandleFunc("GET /login", h.loginGet)
 	m.HandleFunc("POST /login", h.loginPost)
+	h.idps = map[string]*oidcIdP{}
+	h.setupOIDC(m, o.OIDC)
 	m.HandleFunc("POST /logout", h.page(h.logout))
 	m.HandleFunc("GET /{$}", h.page(h.index))
 	m.HandleFunc("GET /surveys/{id}", h.page(h.survey))

@@ -37,7 +37,8 @@ func (h *admin) loginForm(w http.ResponseWriter, r *http.Request, status int, er
 		return
 	}
 	h.setCookie(w, loginCookie, nonce, 3600)
-	h.render(w, status, &adminPage{Lang: l, M: msgsAdmin(l), Root: root(r.URL.Path), Login: true, Error: errText, CSRF: h.csrf("login", nonce)})
+	h.render(w, status, &adminPage{Lang: l, M: msgsAdmin(l), Root: root(r.URL.Path), Login: true, Error: errText, CSRF: h.csrf("login", nonce),
+		OIDC: h.idpNames})
 }
 
 func (h *admin) loginPost(w http.ResponseWriter, r *http.Request) {
@@ -83,19 +84,29 @@ func (h *admin) loginPost(w http.ResponseWriter, r *http.Request) {
 		h.loginForm(w, r, http.StatusUnauthorized, m.LoginFailed)
 		return
 	}
-	if old := cookie(r, sessionCookie); old != "" {
-		h.sessions.remove(old) // a login always starts a new session: no fixation
-	}
-	sid, err := h.sessions.create(user, now, now.Add(h.ttl))
-	if err != nil {
+	if err := h.startSession(w, r, user, now); err != nil {
 		h.log.ErrorContext(r.Context(), "anpi/web: login", "err", err)
 		h.message(w, r, http.StatusServiceUnavailable, l, m.Unavailable)
 		return
 	}
 	h.log.InfoContext(r.Context(), "anpi/web: login", "user", user, "client", r.RemoteAddr)
+	seeOther(w, "./")
+}
+
+// startSession logs user in: a new session and its cookie, whichever way
+// he proved who he is (password or OIDC). The browser's old session ends,
+// so a session ID planted before the login is worth nothing (no fixation).
+func (h *admin) startSession(w http.ResponseWriter, r *http.Request, user anpi.UserID, now time.Time) error {
+	if old := cookie(r, sessionCookie); old != "" {
+		h.sessions.remove(old)
+	}
+	sid, err := h.sessions.create(user, now, now.Add(h.ttl))
+	if err != nil {
+		return err
+	}
 	h.setCookie(w, sessionCookie, sid, int(h.ttl/time.Second))
 	h.setCookie(w, loginCookie, "", -1)
-	seeOther(w, "./")
+	return nil
 }
 
 func (h *admin) logout(rq *req) {

@@ -26,6 +26,7 @@ type adminMessages struct {
 	Legacy, LegacyHint, Occurrence, StatusNote, InstructionNote, Place, Sender string
 	NotFound, Denied, Invalid, Internal, Unavailable, Forbidden                string
 	BadRequest, LoggedOut, LoginFailed, TooMany, TooLarge, Kinds               string
+	SignInWith, OIDCFailed                                                     string
 	KindNames                                                                  map[anpi.SurveyKind]string
 	StatusNames                                                                map[anpi.SurveyStatus]string
 	ScopeNames                                                                 map[anpi.ContactScope]string
@@ -64,7 +65,8 @@ func msgsAdmin(l anpi.Locale) *adminMessages {
 			Forbidden: "This form has expired. Please reload the page and try again.", BadRequest: "The form could not be read.",
 			LoggedOut: "Your session has ended. Please log in again.", LoginFailed: "Wrong email or password.",
 			TooMany: "Too many failed logins. Please wait and try again.", TooLarge: "The document is larger than 16 MiB.",
-			Kinds:  "Kind",
+			Kinds:      "Kind",
+			SignInWith: "Sign in with", OIDCFailed: "The sign-in did not succeed. Please try again, or log in with your password.",
 			Legacy: "Message", LegacyHint: "Optional. With an occurrence and a sender, the message is laid out as in the legacy mail service instead of the template.",
 			Occurrence: "Occurrence (e.g. Earthquake)", StatusNote: "Situation", InstructionNote: "Instruction", Place: "Place", Sender: "Sender",
 			KindNames: map[anpi.SurveyKind]string{anpi.ManualSurvey: "manual", anpi.AutoSurvey: "automatic", anpi.TestSurvey: "test",
@@ -105,7 +107,8 @@ func msgsAdmin(l anpi.Locale) *adminMessages {
 		Forbidden: "このフォームは無効です。ページを読み込み直してからお試しください。", BadRequest: "フォームを読み取れませんでした。",
 		LoggedOut: "ログインの有効期限が切れました。もう一度ログインしてください。", LoginFailed: "メールアドレスまたはパスワードが違います。",
 		TooMany: "ログインの失敗が多すぎます。しばらく待ってからお試しください。", TooLarge: "電文が16MiBを超えています。",
-		Kinds:  "種別",
+		Kinds:      "種別",
+		SignInWith: "次でサインイン:", OIDCFailed: "サインインできませんでした。もう一度お試しいただくか、パスワードでログインしてください。",
 		Legacy: "本文", LegacyHint: "任意。発生区分と発信者を入れると、テンプレートの代わりに従来の連絡メールの形式で送ります。",
 		Occurrence: "発生区分（例: 地震発生）", StatusNote: "状況", InstructionNote: "指示", Place: "場所", Sender: "発信者",
 		KindNames: map[anpi.SurveyKind]string{anpi.ManualSurvey: "手動", anpi.AutoSurvey: "自動", anpi.TestSurvey: "テスト",
@@ -143,7 +146,8 @@ const adminCSS = `body{font-family:system-ui,sans-serif;margin:0;padding:1rem;ma
 	`.scroll{overflow-x:auto}table{border-collapse:collapse}th,td{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left}` +
 	`td.n{text-align:right}label{display:block;padding:.3rem 0}input[type=text],input[type=email],input[type=password]{width:100%;max-width:30rem;font-size:1rem}` +
 	`button{font-size:1rem;padding:.5rem 1.5rem}.err{color:#b00;font-weight:bold}.drill{color:#b00}.ok{color:#060}.muted{color:#666}` +
-	`fieldset{border:1px solid #ccc;border-radius:.5rem;margin:0 0 1rem}svg{max-width:100%;height:auto}`
+	`fieldset{border:1px solid #ccc;border-radius:.5rem;margin:0 0 1rem}svg{max-width:100%;height:auto}` +
+	`a.idp{display:inline-block;border:1px solid #888;border-radius:.3rem;padding:.4rem 1rem;margin:.3rem}`
 
 // adminPage is what the template shows; one template renders every page.
 type adminPage struct {
@@ -156,6 +160,7 @@ type adminPage struct {
 	Error   string
 	Refresh bool
 	Login   bool
+	OIDC    []string // the login page's sign-in buttons: provider names
 	Notice  string
 
 	Surveys  []surveyRow
@@ -201,12 +206,15 @@ const adminTemplate = `<!DOCTYPE html>
 
 {{- if .Login}}
 <h1>AnpiKit {{.M.Login}}</h1>
-<form method="post" action="login">
+<form method="post" action="{{.Root}}login">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <label>{{.M.Email}} <input type="email" name="email" autocomplete="username" required></label>
 <label>{{.M.Password}} <input type="password" name="password" autocomplete="current-password" required></label>
 <button type="submit">{{.M.Login}}</button>
 </form>
+{{- if .OIDC}}
+<p>{{.M.SignInWith}}{{range .OIDC}} <a class="idp" href="{{$.Root}}oidc/{{.}}/start">{{.}}</a>{{end}}</p>
+{{- end}}
 {{- end}}
 
 {{- if .List}}

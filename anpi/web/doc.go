@@ -80,6 +80,8 @@
 // of them.
 //
 //	GET  /login, POST /login     password login; failed logins are limited per email and per client (429)
+//	GET  /oidc/{name}/start      with AdminOptions.OIDC: OpenID Connect sign-in at provider name (a button
+//	GET  /oidc/{name}/callback   of the login page); 404 when no provider is configured
 //	POST /logout                 ends the session on the server
 //	GET  /                       the surveys the administrator may see, with response rates
 //	GET  /surveys/{id}           live tally (refreshes every 5 s): rates, answers with an SVG chart,
@@ -95,6 +97,22 @@
 //	GET  /api/surveys            JSON; GET /api/surveys/{id}/tally, GET /api/surveys/{id}/export.csv,
 //	                             POST /api/surveys (a SendRequest), POST /api/documents (raw XML),
 //	                             GET /api/audit, GET /api/users, GET /api/rules, POST /api/rules/simulate
+//
+// OpenID Connect sign-in (Microsoft Entra ID, Google Workspace, …) is off
+// unless AdminOptions.OIDC names providers. github.com/coreos/go-oidc
+// discovers each on first use (so a provider that is down delays nothing
+// else) and verifies the ID token: signature against the provider's keys,
+// issuer, audience, expiry on the injected clock, and the nonce. The
+// start keeps a random state (one use, ten minutes, also in a cookie
+// binding it to the browser), the nonce and a PKCE verifier (S256) on the
+// server. The identity maps to a user by OIDCProvider.MapUser, by default
+// its verified email (OIDCIdentity.LoginEmail) looked up with
+// EmailAccounts (MemAccounts implements it): an email without a login is
+// refused; nobody is created. OIDCProvider.HostedDomain and TenantID keep
+// other Google domains and Entra tenants out. A sign-in makes the same
+// session as a password login; every failure shows the login page with
+// one generic message, counts against the client's login limit and is
+// logged without code, state or token.
 //
 // Sessions live in memory, keyed by a random 256-bit ID kept in an
 // HttpOnly, SameSite=Lax, Secure cookie (AdminOptions.InsecureCookies
