@@ -20,6 +20,7 @@ func (s *server) mountAdmin(mux *http.ServeMux) {
 		CSRFKey:         s.adminCSRF,
 		InsecureCookies: insecure,
 		CookiePath:      "/admin/",
+		OIDC:            s.adminOIDC(),
 	})
 	mux.Handle("/admin/", http.StripPrefix("/admin", h))
 	mux.Handle("GET /admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))

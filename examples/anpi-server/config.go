@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/anpikit/anpi/anpi/web"
 )
 
 // config is what the flags and the environment say. Every flag has an
@@ -49,6 +51,16 @@ type config struct {
 	APNsTeamID  string
 	APNsTopic   string
 	APNsSandbox bool
+
+	// OIDC sign-in of the administrators (one provider), on when
+	// OIDCIssuer is given.
+	OIDCName         string
+	OIDCIssuer       string
+	OIDCClientID     string
+	OIDCClientSecret string
+	OIDCTenant       string // Entra ID tenant ID whose accounts alone sign in
+	OIDCHostedDomain string // Google Workspace domain whose accounts alone sign in
+
 	devExplicit bool // -dev or ANPI_DEV was given
 }
 
@@ -139,6 +151,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	str(&c.APNsTeamID, "apns-team", "ANPI_APNS_TEAM_ID", "", "Apple team ID (optional)")
 	str(&c.APNsTopic, "apns-topic", "ANPI_APNS_TOPIC", "", "APNs topic, the app's bundle ID (optional)")
 	boolean(&c.APNsSandbox, "apns-sandbox", "ANPI_APNS_SANDBOX", false, "use the APNs development environment")
+	str(&c.OIDCIssuer, "oidc-issuer", "ANPI_OIDC_ISSUER", "", "OpenID Connect issuer URL of the administrators' sign-in, e.g. https://login.microsoftonline.com/<tenant-id>/v2.0 or https://accounts.google.com (optional: enables the sign-in button)")
+	str(&c.OIDCName, "oidc-name", "ANPI_OIDC_NAME", "SSO", "name of the sign-in button and of its path /admin/oidc/<name>/callback (letters, digits, - and _), e.g. Microsoft or Google")
+	str(&c.OIDCClientID, "oidc-client-id", "ANPI_OIDC_CLIENT_ID", "", "client (application) ID registered at the OIDC provider")
+	str(&c.OIDCClientSecret, "oidc-client-secret", "ANPI_OIDC_CLIENT_SECRET", "", "client secret registered at the OIDC provider (prefer the variable)")
+	str(&c.OIDCTenant, "oidc-tenant", "ANPI_OIDC_TENANT", "", "Entra ID tenant ID: only its accounts sign in (their user principal name then counts as their email)")
+	str(&c.OIDCHostedDomain, "oidc-hosted-domain", "ANPI_OIDC_HOSTED_DOMAIN", "", "Google Workspace domain: only its accounts sign in")
 	if envErr != nil {
 		return nil, envErr
 	}
@@ -242,7 +260,41 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 			return nil, fmt.Errorf("%s %q: want an http:// or https:// URL", u.flag, u.v)
 		}
 	}
+	if err := c.checkOIDC(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkOIDC refuses an incomplete OIDC configuration: with -oidc-issuer,
+// the client ID and secret are needed and the name must suit a path;
+// without it, no other OIDC flag means anything.
+func (c *config) checkOIDC() error {
+	if c.OIDCIssuer == "" {
+		if c.OIDCClientID != "" || c.OIDCClientSecret != "" || c.OIDCTenant != "" || c.OIDCHostedDomain != "" {
+			return fmt.Errorf("-oidc-client-id, -oidc-client-secret, -oidc-tenant, -oidc-hosted-domain: need -oidc-issuer")
+		}
+		return nil
+	}
+	if c.OIDCClientID == "" || c.OIDCClientSecret == "" {
+		return fmt.Errorf("-oidc-issuer: needs -oidc-client-id and -oidc-client-secret (ANPI_OIDC_CLIENT_SECRET)")
+	}
+	// The redirect URL is not known yet (-base-url may be the listener's):
+	// a placeholder stands for it, so the name and issuer are checked now.
+	if err := c.oidcProvider("https://anpi.invalid").Validate(); err != nil {
+		return fmt.Errorf("-oidc-name, -oidc-issuer: %w", err)
+	}
+	return nil
+}
+
+// oidcProvider is the administrators' OIDC provider of the flags, with
+// the callback under baseURL; nil when -oidc-issuer is not given.
+func (c *config) oidcProvider(baseURL string) *web.OIDCProvider {
+	if c.OIDCIssuer == "" {
+		return nil
+	}
+	return &web.OIDCProvider{Name: c.OIDCName, Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, ClientSecret: c.OIDCClientSecret,
+		RedirectURL: baseURL + "/admin/oidc/" + c.OIDCName + "/callback", TenantID: c.OIDCTenant, HostedDomain: c.OIDCHostedDomain}
 }
 
 // twilio reports whether any Twilio credential is given: then the sender

@@ -17,6 +17,7 @@ import (
 
 	"github.com/anpikit/anpi/anpi"
 	"github.com/anpikit/anpi/anpi/dispatch"
+	"github.com/anpikit/anpi/anpi/web"
 	"github.com/anpikit/anpi/channel"
 	"github.com/anpikit/anpi/channel/apns"
 	"github.com/anpikit/anpi/channel/email"
@@ -393,6 +394,9 @@ func (s *server) banner(w io.Writer, storeDesc, seeded, password string) {
 	if s.cfg.twilio() {
 		fmt.Fprintf(w, "  Twilio callbacks: %s%s  %s%s\n", s.baseURL, twilioSMSPath, s.baseURL, twilioVoicePath)
 	}
+	if p := s.cfg.oidcProvider(s.baseURL); p != nil {
+		fmt.Fprintf(w, "  OIDC redirect URL: %s (register it at %s)\n", p.RedirectURL, p.Issuer)
+	}
 	if seeded != "" {
 		fmt.Fprintf(w, "First start: %s.\n", seeded)
 	}
@@ -401,6 +405,21 @@ func (s *server) banner(w io.Writer, storeDesc, seeded, password string) {
 		fmt.Fprintf(w, "  open:     %s/admin/\n  email:    %s\n  password: %s\n", s.URL(), s.cfg.AdminEmail, password)
 	}
 	fmt.Fprintf(w, "Stop with Ctrl-C.\n")
+}
+
+// adminOIDC is the admin handler's OIDC providers: the one of the flags,
+// its callback under the public base URL; none without -oidc-issuer.
+func (s *server) adminOIDC() []web.OIDCProvider {
+	if p := s.cfg.oidcProvider(s.baseURL); p != nil {
+		return []web.OIDCProvider{*p}
+	}
+	return nil
+}
+
+// UserByEmail implements web.EmailAccounts: an OIDC sign-in finds the
+// administrator by the login email of accounts.json.
+func (a *accountsFile) UserByEmail(ctx context.Context, email string) (anpi.UserID, error) {
+	return a.get().UserByEmail(ctx, email)
 }
 
 // channelList formats channels for the index page.
