@@ -112,7 +112,8 @@
 // other Google domains and Entra tenants out. A sign-in makes the same
 // session as a password login; every failure shows the login page with
 // one generic message, counts against the client's login limit and is
-// logged without code, state or token.
+// logged without code, state or token. A client may start as many
+// sign-ins per AdminOptions.LoginWindow as it may fail logins (429 beyond).
 //
 // Sessions live in memory, keyed by a random 256-bit ID kept in an
 // HttpOnly, SameSite=Lax, Secure cookie (AdminOptions.InsecureCookies

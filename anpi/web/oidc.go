@@ -34,7 +34,9 @@ type OIDCProvider struct {
 	// Issuer is the provider's issuer URL, whose
 	// /.well-known/openid-configuration is read on first use, e.g.
 	// https://login.microsoftonline.com/{tenant-id}/v2.0 or
-	// https://accounts.google.com.
+	// https://accounts.google.com. For Entra ID it is the tenant's own
+	// issuer: the shared ones (common, organizations) announce a templated
+	// issuer that no token carries, and would admit every tenant.
 	Issuer string
 	// ClientID and ClientSecret are the application's registration at the
 	// provider.
@@ -289,6 +291,15 @@ func (h *admin) oidcStart(w http.ResponseWriter, r *http.Request) {
 		h.message(w, r, http.StatusNotFound, pickLocale(r), msgsAdmin(pickLocale(r)).NotFound)
 		return
 	}
+	// Every start keeps a flow for ten minutes: one client may start as
+	// many as it may fail logins, so nobody fills the table for the others.
+	now, key := h.clock(), "oidc-start:"+clientKey(r)
+	if h.fails.blocked(key, now, 10*h.loginLimit, h.loginWindow) {
+		w.Header().Set("Retry-After", fmt.Sprint(int(h.loginWindow/time.Second)))
+		h.loginForm(w, r, http.StatusTooManyRequests, msgsAdmin(pickLocale(r)).TooMany)
+		return
+	}
+	h.fails.fail(key, now, h.loginWindow)
 	_, ep, err := h.discover(r.Context(), p)
 	if err != nil {
 		h.oidcFail(w, r, http.StatusServiceUnavailable, err)
@@ -302,7 +313,6 @@ func (h *admin) oidcStart(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	state, nonce, verifier := ids[0], ids[1], ids[2]
-	now := h.clock()
 	if err := h.flows.put(state, &oidcFlow{provider: p.Name, nonce: nonce, verifier: verifier, expires: now.Add(oidcFlowTTL)}, now); err != nil {
 		h.oidcFail(w, r, http.StatusServiceUnavailable, err)
 		return

@@ -524,3 +524,41 @@ func TestMemAccountsUserByEmail(t *testing.T) {
 	_, err = a.UserByEmail(ctx, "boss@corp.example")
 	require.Equal(t, anpi.NotFound, anpi.Code(err))
 }
+
+func TestOIDCStartLimit(t *testing.T) {
+	e := newAdminEnv(t)
+	idp := newFakeIdP(t, e.clock.Now)
+	e.withOIDC(idp.provider("Fake"))
+	c := e.client()
+	for i := range 50 {
+		require.Equal(t, http.StatusSeeOther, c.get("/oidc/Fake/start").code, i)
+	}
+	r := c.get("/oidc/Fake/start")
+	require.Equal(t, http.StatusTooManyRequests, r.code, "ten times the login limit per window and client")
+	require.NotEmpty(t, r.hdr.Get("Retry-After"))
+	e.clock.Advance(15 * time.Minute)
+	r = c.get(c.oidcStart("Fake"))
+	require.Equal(t, http.StatusSeeOther, r.code, "a new window; the sign-in works")
+}
+
+// An administrator's handler with password login and a Microsoft Entra ID
+// sign-in; the application is registered in the tenant with the redirect
+// URL below.
+func ExampleOIDCProvider() {
+	accounts := web.NewMemAccounts(nil)
+	var svc web.AdminService // an *anpi.Service
+	h := web.NewAdminHandler(svc, accounts, &web.AdminOptions{
+		CookiePath: "/admin/",
+		OIDC: []web.OIDCProvider{{
+			Name:         "Microsoft",
+			Issuer:       "https://login.microsoftonline.com/9c5c5d2e-0000-4000-8000-000000000001/v2.0",
+			TenantID:     "9c5c5d2e-0000-4000-8000-000000000001",
+			ClientID:     "the application (client) ID",
+			ClientSecret: "the client secret",
+			RedirectURL:  "https://anpi.example.co.jp/admin/oidc/Microsoft/callback",
+		}},
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", http.StripPrefix("/admin", h))
+	_ = mux // serve it: http.ListenAndServe(addr, mux)
+}
