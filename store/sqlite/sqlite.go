@@ -85,7 +85,9 @@ type Store struct {
 	gc   *committer
 	ckpt *checkpointer
 	wq   writeQueue // write transactions waiting for a leader (update)
-	solo bool       // Options.soloWrites
+	// rstmts are the read transactions' prepared statements.
+	rstmts readStmts
+	solo   bool // Options.soloWrites
 
 	surveys surveyCache
 }
@@ -222,6 +224,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		return fail(classify("open "+path, err))
 	}
 	s.solo = o.soloWrites
+	s.rstmts.db = s.rdb
 	s.ckpt = newCheckpointer(s.rdb, o.checkpointed)
 	s.w.ckpt = s.ckpt
 	s.gc = newCommitter(s, o.GroupCommitWindow, o.GroupCommitMax, o.GroupCommitQueue)
@@ -254,6 +257,7 @@ func (s *Store) Close() error {
 	if _, err := s.w.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		errs = append(errs, err)
 	}
+	s.rstmts.close()
 	errs = append(errs, s.rdb.Close(), s.w.close(), s.wdb.Close(), s.lock.release())
 	if err := errors.Join(errs...); err != nil {
 		return anpi.Errorf(anpi.Internal, "sqlite: close %s: %w", s.path, err)
@@ -335,7 +339,7 @@ func view[T any](s *Store, ctx context.Context, fn func(t *tx) (T, error)) (T, e
 	if err != nil {
 		return zero, classify("begin", err)
 	}
-	t := newTx(s, sqlTx, false)
+	t := newTx(s, readQuerier{tx: sqlTx, stmts: &s.rstmts}, false)
 	defer func() {
 		t.done = true
 		_ = sqlTx.Rollback()

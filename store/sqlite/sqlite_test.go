@@ -753,3 +753,39 @@ func TestReadTxBesideWriter(t *testing.T) {
 	}))
 	require.Equal(t, 1, n, "the commit is seen")
 }
+
+// TestReadsWithEveryReaderBusy: read transactions that need statements
+// not prepared yet, while every reader connection is held by another of
+// them, all finish (a statement that cannot be prepared at once runs
+// unprepared) instead of waiting for each other.
+func TestReadsWithEveryReaderBusy(t *testing.T) {
+	ctx := t.Context()
+	st := openTest(t, &Options{AllowPlaintextContacts: true, Readers: 2})
+	require.NoError(t, st.CreateDepartment(ctx, &anpi.Department{ID: "hq", Name: "本社"}))
+	const n = 16
+	inside := make(chan struct{}, n)
+	release := make(chan struct{})
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- st.ReadTx(ctx, func(tx anpi.Tx) error {
+				inside <- struct{}{}
+				<-release
+				// A different query each: none is prepared yet.
+				_, err := tx.ListUsers(ctx, &anpi.UserQuery{Limit: i + 1})
+				return err
+			})
+		}()
+	}
+	<-inside
+	<-inside // both readers are held
+	close(release)
+	for range n {
+		select {
+		case err := <-errs:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("read transactions wait for each other")
+		}
+	}
+}
