@@ -7,7 +7,7 @@ require (
 	github.com/anpikit/anpi v0.0.0
 	github.com/appleboy/go-fcm v1.2.10
 	github.com/stretchr/testify v1.12.1
-	golang.org/x/oauth2 v0.36.0
+	golang.org/x/oauth2 v0.38.0
 )
 
 require (
