@@ -202,12 +202,7 @@ func NewAdminHandler(svc AdminService, accounts Accounts, opts *AdminOptions) ht
 
 // ServeHTTP sets the security headers on every response, then routes.
 func (h *admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("Content-Security-Policy", h.csp)
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Frame-Options", "DENY")
+	securityHeaders(w, h.csp)
 	h.mux.ServeHTTP(w, r)
 }
 

@@ -134,13 +134,20 @@ func NewAnswerHandler(svc Service, opts *Options) http.Handler {
 
 // ServeHTTP sets the security headers on every response, then routes.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	securityHeaders(w, h.csp)
+	h.mux.ServeHTTP(w, r)
+}
+
+// securityHeaders sets the headers every page of the package carries: no
+// referrer (tokens are in URLs), the page's Content-Security-Policy, no
+// sniffing, no caching, no framing.
+func securityHeaders(w http.ResponseWriter, csp string) {
 	hd := w.Header()
 	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("Content-Security-Policy", h.csp)
+	hd.Set("Content-Security-Policy", csp)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Frame-Options", "DENY")
-	h.mux.ServeHTTP(w, r)
 }
 
 // token returns the request's token, or "" when it cannot be one (then
