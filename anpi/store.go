@@ -249,7 +249,9 @@ type ResponseTx interface {
 	// the answers valid for the survey's form. A response whose ID was
 	// already recorded changes nothing (it returns false). A user who is not
 	// a recipient is NotFound; a survey that is not Open is
-	// FailedPrecondition.
+	// FailedPrecondition. A response that names the answer token it came
+	// through (ViaToken) is NotFound unless that token admits it
+	// (AnswerToken.Admits), checked in the same transaction.
 	RecordResponse(ctx context.Context, r *Response) (bool, error)
 	// GetResponse returns the current answer (NotFound when none).
 	GetResponse(ctx context.Context, s SurveyID, u UserID) (*Response, error)

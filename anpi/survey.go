@@ -358,6 +358,14 @@ type Response struct {
 	// FirstAt is when the recipient first answered this survey; set by the
 	// store. Answer-time statistics use it.
 	FirstAt time.Time `json:"firstAt,omitzero"`
+	// ViaToken, when set, is the hash of the answer token the answer came
+	// through: a store records the response only while that token is stored
+	// for the response's survey and user and usable at At (not revoked, not
+	// expired), checked in the transaction that records it, and refuses it
+	// as NotFound otherwise. The Service sets it when it took the token's
+	// survey and user from its own memory instead of reading them in a
+	// transaction (see AnswerByToken). It is not stored with the response.
+	ViaToken *TokenHash `json:"-"`
 }
 
 // Clone returns a deep copy of r.

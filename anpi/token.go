@@ -54,6 +54,13 @@ func (t *AnswerToken) Usable(now time.Time) bool {
 	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))
 }
 
+// Admits reports whether t lets r be recorded: it answers for r's survey
+// and user and is usable at r.At. Stores check it for a response that
+// names the token it came through (Response.ViaToken).
+func (t *AnswerToken) Admits(r *Response) bool {
+	return t != nil && r != nil && t.SurveyID == r.SurveyID && t.UserID == r.UserID && t.Usable(r.At)
+}
+
 // Validate checks a token about to be stored.
 func (t *AnswerToken) Validate() error {
 	if t.Hash == (TokenHash{}) {

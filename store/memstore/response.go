@@ -20,6 +20,9 @@ func (t *tx) RecordResponse(ctx context.Context, r *anpi.Response) (bool, error)
 	if _, ok := t.d.respIDs[r.ID]; ok {
 		return false, nil // a retry: already recorded, change nothing
 	}
+	if r.ViaToken != nil && !t.d.tokens[*r.ViaToken].Admits(r) {
+		return false, errTokenRefused(r)
+	}
 	s, err := t.survey("record response "+string(r.ID), r.SurveyID)
 	if err != nil {
 		return false, err
@@ -37,6 +40,7 @@ func (t *tx) RecordResponse(ctx context.Context, r *anpi.Response) (bool, error)
 	hist := t.d.history[s.ID][r.UserID]
 	var old *anpi.Response
 	c := r.Clone()
+	c.ViaToken = nil // not stored
 	c.FirstAt = c.At
 	if len(hist) > 0 {
 		old = hist[len(hist)-1]
@@ -104,4 +108,10 @@ func (t *tx) Tally(ctx context.Context, s anpi.SurveyID) (*anpi.Tally, error) {
 		return nil, err
 	}
 	return t.d.tallies[s].Clone(), nil
+}
+
+// errTokenRefused is the error of a response whose answer token
+// (Response.ViaToken) is unknown, revoked, expired or someone else's.
+func errTokenRefused(r *anpi.Response) error {
+	return anpi.Errorf(anpi.NotFound, "memstore: record response %s: its answer token is unknown, revoked, expired or not %s's for survey %s", r.ID, r.UserID, r.SurveyID)
 }

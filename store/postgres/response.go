@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/anpikit/anpi/anpi"
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,7 @@ func (t *tx) recordResponses(ctx context.Context, rs []*anpi.Response) ([]record
 	out := make([]recordResult, len(rs))
 	var surveyIDs, respIDs []string
 	var keyS, keyU []string
+	var hashes [][]byte // of the answer tokens the answers came through (Response.ViaToken)
 	seenSurvey := map[anpi.SurveyID]bool{}
 	seenKey := map[userKey]bool{}
 	for i, r := range rs {
@@ -55,6 +57,9 @@ func (t *tx) recordResponses(ctx context.Context, rs []*anpi.Response) ([]record
 			continue
 		}
 		respIDs = append(respIDs, string(r.ID))
+		if r.ViaToken != nil {
+			hashes = append(hashes, r.ViaToken[:])
+		}
 		if !seenSurvey[r.SurveyID] {
 			seenSurvey[r.SurveyID] = true
 			surveyIDs = append(surveyIDs, string(r.SurveyID))
@@ -86,6 +91,11 @@ func (t *tx) recordResponses(ctx context.Context, rs []*anpi.Response) ([]record
 		FROM {recipients} r JOIN {responses} p ON p.id = r.cur
 		WHERE (r.survey_id, r.user_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))`), keyS, keyU)
 	b.Queue(t.s.sql("SELECT id FROM {responses} WHERE id = ANY(?::text[])"), respIDs)
+	if len(hashes) > 0 {
+		// Locked: a revocation committing meanwhile is waited for and seen.
+		b.Queue(t.s.sql("SELECT hash, survey_id, user_id, created_at, expires_at, revoked_at FROM {answer_tokens} WHERE hash = ANY(?::bytea[]) FOR SHARE"), hashes)
+	}
+	tokens := map[anpi.TokenHash]*anpi.AnswerToken{}
 	surveys := map[anpi.SurveyID]*anpi.Survey{}
 	type recState struct {
 		rec anpi.Recipient
@@ -148,6 +158,25 @@ func (t *tx) recordResponses(ctx context.Context, rs []*anpi.Response) ([]record
 		}); err != nil {
 			return classify(op, err)
 		}
+		if len(hashes) == 0 {
+			return nil
+		}
+		rows, err = br.Query()
+		if err != nil {
+			return classify(op, err)
+		}
+		var hash []byte
+		var created int64
+		var expires, revoked *int64
+		if _, err := pgx.ForEachRow(rows, []any{&hash, &sid, &uid, &created, &expires, &revoked}, func() error {
+			tk := &anpi.AnswerToken{SurveyID: anpi.SurveyID(sid), UserID: anpi.UserID(uid), CreatedAt: time.Unix(0, created).UTC(),
+				ExpiresAt: fromNanos(expires), RevokedAt: fromNanos(revoked)}
+			copy(tk.Hash[:], hash)
+			tokens[tk.Hash] = tk
+			return nil
+		}); err != nil {
+			return classify(op, err)
+		}
 		return nil
 	}()
 	if err != nil {
@@ -170,6 +199,10 @@ func (t *tx) recordResponses(ctx context.Context, rs []*anpi.Response) ([]record
 			continue // a retry: already recorded, change nothing
 		}
 		op := "record response " + string(r.ID)
+		if r.ViaToken != nil && !tokens[*r.ViaToken].Admits(r) {
+			out[i].err = anpi.Errorf(anpi.NotFound, "postgres: %s: its answer token is unknown, revoked, expired or not %s's for survey %s", op, r.UserID, r.SurveyID)
+			continue
+		}
 		s := surveys[r.SurveyID]
 		if s == nil {
 			out[i].err = anpi.Errorf(anpi.NotFound, "postgres: %s: survey %s does not exist", op, r.SurveyID)

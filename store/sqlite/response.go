@@ -31,6 +31,15 @@ func (t *tx) recordResponse(ctx context.Context, r *anpi.Response) (bool, error)
 	} else if dup {
 		return false, nil // a retry: already recorded, change nothing
 	}
+	if r.ViaToken != nil {
+		tk, err := t.AnswerToken(ctx, *r.ViaToken)
+		if err != nil && anpi.Code(err) != anpi.NotFound {
+			return false, err
+		}
+		if !tk.Admits(r) {
+			return false, anpi.Errorf(anpi.NotFound, "sqlite: %s: its answer token is unknown, revoked, expired or not %s's for survey %s", op, r.UserID, r.SurveyID)
+		}
+	}
 	s, err := t.survey(ctx, op, r.SurveyID)
 	if err != nil {
 		return false, err

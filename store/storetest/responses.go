@@ -197,6 +197,68 @@ func testResponseErrors(t *testing.T, st anpi.Store) {
 	require.True(t, ok)
 }
 
+// testResponseViaToken checks Response.ViaToken: the answer records only
+// while the token it names is stored for its survey and user and usable at
+// its time, through the Store (the group committer, where there is one)
+// and inside InTx alike; a refused one changes nothing, and the hash is
+// not stored with the response.
+func testResponseViaToken(t *testing.T, st anpi.Store) {
+	ctx := t.Context()
+	responseFixture(t, st)
+	good := newToken("good", "s", "u1")
+	good.ExpiresAt = at(time.Hour)
+	revoked := newToken("revoked", "s", "u2")
+	other := newToken("other", "s", "u2") // u2's, used by u1
+	require.NoError(t, st.PutAnswerTokens(ctx, []*anpi.AnswerToken{good, revoked, other}))
+	_, err := st.RevokeAnswerTokens(ctx, "s", "u2", at(time.Minute))
+	require.NoError(t, err)
+	before, err := st.Tally(ctx, "s")
+	require.NoError(t, err)
+	via := func(id string, u anpi.UserID, when time.Time, h anpi.TokenHash) *anpi.Response {
+		r := newResponse(id, "s", u, when, "safe", "")
+		r.ViaToken = &h
+		return r
+	}
+	refused := []struct {
+		name string
+		r    *anpi.Response
+	}{
+		{"unknown token", via("v1", "u1", at(2*time.Minute), tokenHash("ghost"))},
+		{"revoked token", via("v2", "u2", at(2*time.Minute), revoked.Hash)},
+		{"someone else's token", via("v3", "u1", at(2*time.Minute), other.Hash)},
+		{"expired token", via("v4", "u1", at(2*time.Hour), good.Hash)},
+	}
+	for _, c := range refused {
+		_, err := st.RecordResponse(ctx, c.r)
+		requireCode(t, anpi.NotFound, err, c.name)
+		err = st.InTx(ctx, func(tx anpi.Tx) error {
+			_, err := tx.RecordResponse(ctx, c.r)
+			return err
+		})
+		requireCode(t, anpi.NotFound, err, c.name+", in InTx")
+	}
+	after, err := st.Tally(ctx, "s")
+	require.NoError(t, err)
+	require.Equal(t, canonicalTally(t, before), canonicalTally(t, after), "refused answers count nothing")
+	_, err = st.GetResponse(ctx, "s", "u1")
+	requireCode(t, anpi.NotFound, err, "nothing recorded")
+
+	r := via("v5", "u1", at(2*time.Minute), good.Hash)
+	ok, err := st.RecordResponse(ctx, r)
+	require.NoError(t, err)
+	require.True(t, ok)
+	got, err := st.GetResponse(ctx, "s", "u1")
+	require.NoError(t, err)
+	require.Nil(t, got.ViaToken, "the token's hash is not stored with the response")
+	require.Equal(t, r.ID, got.ID)
+	err = st.InTx(ctx, func(tx anpi.Tx) error {
+		_, err := tx.RecordResponse(ctx, via("v6", "u1", at(3*time.Minute), good.Hash))
+		return err
+	})
+	require.NoError(t, err, "a usable token records inside InTx too")
+	requireTallyMatchesRecount(t, st, "s")
+}
+
 // testTallyMatchesRecount runs a random sequence of recipients, answers,
 // re-answers, retries and rolled-back transactions, and compares the
 // counters with a recount along the way.

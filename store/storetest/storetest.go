@@ -48,6 +48,7 @@ func checks() []check {
 		{"Responses", testResponses},
 		{"Responses/Idempotent", testResponseIdempotent},
 		{"Responses/Errors", testResponseErrors},
+		{"Responses/ViaToken", testResponseViaToken},
 		{"Tally/MatchesRecount", testTallyMatchesRecount},
 		{"Audit", testAudit},
 		{"Tokens/PutAndGet", testTokens},
