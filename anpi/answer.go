@@ -19,6 +19,17 @@ type TokenInfo struct {
 	Response *Response
 	// Open reports whether the survey takes answers now.
 	Open bool
+	// Locale is the language of his pages: his User's, Japanese when he
+	// has none.
+	Locale Locale
+}
+
+// localeOf is the language of u's pages.
+func localeOf(u *User) Locale {
+	if u != nil && u.Locale.Valid() {
+		return u.Locale
+	}
+	return Japanese
 }
 
 // errUnknownToken is the one answer to every token that does not work:
@@ -102,6 +113,8 @@ func (s *Service) LookupToken(ctx context.Context, token string) (*TokenInfo, er
 		} else if err != nil {
 			return err
 		}
+		info.Locale = localeOf(info.User)
+		s.tokens.put(t.Hash, tokenNote{survey: sv.ID, user: t.UserID, locale: info.Locale})
 		return nil
 	})
 	if err != nil {
@@ -110,71 +123,151 @@ func (s *Service) LookupToken(ctx context.Context, token string) (*TokenInfo, er
 	return info, nil
 }
 
-// AnswerByToken records an answer given through an answer link (the answer
-// page's POST). The token must be well-formed, stored, not expired and not
-// revoked (NotFound otherwise, the same for every case); the survey must
-// take answers (FailedPrecondition); the answers must fit the survey's form
+// AnswerByToken records an answer given through an answer link. The token
+// must be well-formed, stored, not expired and not revoked (NotFound
+// otherwise, the same for every case); the survey must take answers
+// (FailedPrecondition); the answers must fit the survey's form
 // (InvalidArgument, naming the question). Answering again replaces the
 // current answer, the earlier one kept in the history, and the tally moves
 // in the same transaction. An empty via means ViaWeb. The returned response
 // is the one stored, FirstAt included. The answer to a contact check's link
 // also records the contact's check state (see ConfirmContact).
 //
-// An answer to a safety survey is checked in a read transaction, beside
-// the writer, and recorded through Store.RecordResponse, which shares its
-// commit with the answers given at the same moment (the SQLite store's
-// group committer: about 20,000 durable answers a second, against a few
-// thousand with a transaction each). A token revoked between the check and
-// the write still answers, once, as if it had come a moment earlier; a
-// survey closed in between refuses it (the store checks). An answer to a
-// contact check writes the contact's state too, in one transaction.
+// An answer to a safety survey is recorded through Store.RecordResponse,
+// which shares its commit with the answers given at the same moment (the
+// SQLite store's group committer: about 20,000 durable answers a second,
+// against a few thousand with a transaction each), and which checks in that
+// same transaction that the token is still usable (Response.ViaToken): the
+// Service reads a token it made or read lately from its memory, not from
+// the store, so a link costs no read before the write. The survey's form
+// is as read at most a second earlier; whether the survey is still open is
+// the store's to check when it records. An answer to a contact check
+// writes the contact's state too, in one transaction.
 func (s *Service) AnswerByToken(ctx context.Context, token string, answers []Answer, via ResponseChannel) (*Response, error) {
+	info, out, err := s.answerByToken(ctx, token, via, func(*TokenInfo) ([]Answer, error) { return answers, nil })
+	if err != nil {
+		return nil, err
+	}
+	if out != nil {
+		return out, nil
+	}
+	return s.st.GetResponse(ctx, info.Survey.ID, info.UserID)
+}
+
+// SubmitAnswer records the answer of an answer page's POST, as
+// AnswerByToken does, for callers whose answers depend on the survey: build
+// gets what the token leads to (the survey's form, to parse a posted form
+// against) and returns the answers, or an error that SubmitAnswer returns
+// as it is. The stored response is not read back: a page redirects to
+// where it is shown. The TokenInfo passed to build, and returned with any
+// error that comes after the token was found, has no User and no Response;
+// its Survey, as read at most a second earlier, must not be changed, and
+// Open says whether that survey takes answers (SubmitAnswer then returns
+// FailedPrecondition without calling build when it does not). Errors are
+// those of AnswerByToken, classified the same way.
+func (s *Service) SubmitAnswer(ctx context.Context, token string, via ResponseChannel, build func(*TokenInfo) ([]Answer, error)) (*TokenInfo, error) {
+	if build == nil {
+		return nil, Errorf(InvalidArgument, "anpi: submit answer: nil build function")
+	}
+	info, _, err := s.answerByToken(ctx, token, via, build)
+	return info, err
+}
+
+// answerByToken is AnswerByToken and SubmitAnswer: it records the answers
+// build returns for the target of token. out is the stored response when
+// the answer went through a transaction that read it anyway (a contact
+// check's), nil otherwise.
+func (s *Service) answerByToken(ctx context.Context, token string, via ResponseChannel, build func(*TokenInfo) ([]Answer, error)) (info *TokenInfo, out *Response, err error) {
 	now := s.now()
+	info, h, err := s.tokenTarget(ctx, token, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := answerable(info.Survey, now); err != nil {
+		return info, nil, err
+	}
+	answers, err := build(info)
+	if err != nil {
+		return info, nil, err
+	}
 	id, err := s.newResponseID()
 	if err != nil {
-		return nil, err
+		return info, nil, err
 	}
-	var r *Response
-	err = s.st.ReadTx(ctx, func(tx Tx) error {
-		t, err := answerTokenIn(ctx, tx, token, now)
-		if err != nil {
+	if info.Survey.Kind == ContactCheckSurvey {
+		err = s.st.InTx(ctx, func(tx Tx) error {
+			t, err := answerTokenIn(ctx, tx, token, now)
+			if err != nil {
+				return err
+			}
+			if out, err = record(ctx, tx, id, t.SurveyID, t.UserID, answers, via, now); err != nil {
+				return err
+			}
+			_, err = s.contactCheckAnswered(ctx, tx, t, token, out, now)
 			return err
-		}
-		sv, err := tx.GetSurvey(ctx, t.SurveyID)
+		})
 		if err != nil {
-			return err
+			return info, nil, err
 		}
-		if sv.Kind == ContactCheckSurvey {
-			return nil // below, in one transaction with the contact's state
-		}
-		r, err = newResponse(id, sv, t.UserID, answers, via, now)
-		return err
-	})
+		return info, out, nil
+	}
+	r, err := newResponse(id, info.Survey, info.UserID, answers, via, now)
 	if err != nil {
-		return nil, err
+		return info, nil, err
 	}
-	if r != nil {
-		if _, err := s.st.RecordResponse(ctx, r); err != nil {
-			return nil, err
-		}
-		return s.st.GetResponse(ctx, r.SurveyID, r.UserID)
+	r.ViaToken = &h
+	if _, err := s.st.RecordResponse(ctx, r); Code(err) == NotFound {
+		// The token was revoked or expired after it was remembered (or
+		// its survey or recipient is gone): a link that no longer works.
+		return info, nil, errUnknownToken()
+	} else if err != nil {
+		return info, nil, err
 	}
-	var out *Response
-	err = s.st.InTx(ctx, func(tx Tx) error {
-		t, err := answerTokenIn(ctx, tx, token, now)
-		if err != nil {
-			return err
-		}
-		if out, err = record(ctx, tx, id, t.SurveyID, t.UserID, answers, via, now); err != nil {
-			return err
-		}
-		_, err = s.contactCheckAnswered(ctx, tx, t, token, out, now) // a no-op unless t is a contact check's
-		return err
-	})
+	return info, nil, nil
+}
+
+// tokenTarget returns what token answers for, with its survey and the
+// recipient's Locale (no User, no Response), and the token's hash. The
+// token's survey and user come from the Service's memory when it made or
+// read the token lately, else from a read of the store (NotFound unless the
+// token is usable at now); the survey from a read at most surveyMemoTTL
+// old. A token found in memory may have been revoked or have expired since:
+// the store's check when the answer is recorded (Response.ViaToken) is the
+// one that counts.
+func (s *Service) tokenTarget(ctx context.Context, token string, now time.Time) (*TokenInfo, TokenHash, error) {
+	h, err := HashAnswerToken(token)
 	if err != nil {
-		return nil, err
+		return nil, h, errUnknownToken()
 	}
-	return out, nil
+	n, ok := s.tokens.get(h)
+	sv := s.answered.get(n.survey, now)
+	if !ok || sv == nil {
+		err := s.st.ReadTx(ctx, func(tx Tx) error {
+			t, err := answerTokenIn(ctx, tx, token, now)
+			if err != nil {
+				return err
+			}
+			if sv, err = tx.GetSurvey(ctx, t.SurveyID); err != nil {
+				return err
+			}
+			if !ok {
+				u, err := tx.GetUser(ctx, t.UserID)
+				if err != nil && Code(err) != NotFound {
+					return err
+				}
+				n = tokenNote{survey: t.SurveyID, user: t.UserID, locale: localeOf(u)}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, h, err
+		}
+		if !ok {
+			s.tokens.put(h, n)
+		}
+		s.answered.put(sv, now)
+	}
+	return &TokenInfo{Survey: sv, UserID: n.user, Open: answerable(sv, now) == nil, Locale: n.locale}, h, nil
 }
 
 // AnswerAs records an answer for user in survey when the caller has

@@ -129,6 +129,8 @@ type Service struct {
 	notifier Notifier      // Options.Notifier (messaging.go)
 	onEnq    func()        // Options.OnEnqueue
 	phones   phoneIndexes  // who an SMS reply or a call answers for (phone.go)
+	tokens   tokenMemo     // answer tokens made or read lately (answermemo.go)
+	answered surveyMemo    // surveys answered lately, with their forms
 
 	randMu sync.Mutex
 	rand   io.Reader

@@ -3,8 +3,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -272,9 +270,6 @@ const (
 	flowGetPost
 	// flowDirect calls Service.AnswerByToken with no HTTP: the baseline.
 	flowDirect
-	// flowFixed is flowPost over fixedService and limiterShards (see
-	// there): what the pages would reach with the changes proposed.
-	flowFixed
 )
 
 // runFlow opens the store at path, starts a survey to everyone and has
@@ -303,11 +298,7 @@ func runFlow(b *testing.B, ctx context.Context, path string, flow loadFlow, time
 		}
 	} else {
 		h := NewAnswerHandler(svc, &Options{CSRFKey: loadKey()}).(*handler)
-		if flow == flowFixed {
-			srv = httptest.NewServer(newLimiterShards(fixedService{st: st}, tokens))
-		} else {
-			srv = httptest.NewServer(h)
-		}
+		srv = httptest.NewServer(h)
 		client := loadClient(loadClients)
 		defer client.CloseIdleConnections()
 		answer = func(ctx context.Context, i int) (bool, string) {
@@ -332,7 +323,7 @@ func runFlow(b *testing.B, ctx context.Context, path string, flow loadFlow, time
 	if srv != nil {
 		srv.Close()
 	}
-	if flow == flowFixed {
+	if flow == flowPost {
 		txs, answers, fallbacks := st.GroupCommitStats()
 		b.Logf("group commit: %d answers in %d transactions (%.0f per commit), %d fallbacks", answers, txs,
 			float64(answers)/float64(max(txs, 1)), fallbacks)
@@ -408,13 +399,12 @@ func BenchmarkHTTPAnswers(b *testing.B) {
 	if err := st.Close(); err != nil {
 		b.Fatal(err)
 	}
-	var post, getPost, direct, fixed []*loadResult
+	var post, getPost, direct []*loadResult
 	for b.Loop() {
 		b.StopTimer()
 		post = append(post, runFlow(b, ctx, path, flowPost, true))
 		getPost = append(getPost, runFlow(b, ctx, path, flowGetPost, false))
 		direct = append(direct, runFlow(b, ctx, path, flowDirect, false))
-		fixed = append(fixed, runFlow(b, ctx, path, flowFixed, false))
 		b.StartTimer()
 	}
 	avg := func(rs []*loadResult, f func(*loadResult) float64) float64 {
@@ -433,123 +423,4 @@ func BenchmarkHTTPAnswers(b *testing.B) {
 	b.ReportMetric(avg(getPost, rate), "getpost_answers/s")
 	b.ReportMetric(avg(getPost, p99), "getpost_p99_ms")
 	b.ReportMetric(avg(direct, rate), "direct_answers/s")
-	b.ReportMetric(avg(fixed, rate), "fixed_answers/s")
-	b.ReportMetric(avg(fixed, p99), "fixed_p99_ms")
-}
-
-// fixedService is a measurement double of the changes the report of
-// BenchmarkHTTPAnswers proposes to anpi.Service, so that their effect is
-// measured (fixed_answers/s), not guessed. It is not a replacement: it
-// does not handle contact checks, and it leaves the Open check and the
-// validation of answers to the store's RecordResponse.
-//
-//   - LookupToken reads the token, the survey, the user and his response
-//     with the Store's own read methods, which run on SQLite's reader
-//     connections; anpi.Service.LookupToken reads them in InTx, a write
-//     transaction (BEGIN IMMEDIATE) on the single writer connection, so
-//     every page view waits behind the answers' commits.
-//   - AnswerByToken reads the token the same way and records through the
-//     Store's RecordResponse outside InTx, that is through the group
-//     committer (many answers per fsync); anpi.Service.AnswerByToken
-//     records in InTx, one transaction and one fsync per answer.
-type fixedService struct{ st anpi.Store }
-
-// errUnknown is the one error of a token that does not work.
-func errUnknown() error {
-	return anpi.Errorf(anpi.NotFound, "answer link is unknown or no longer valid")
-}
-
-// token returns the usable token of text.
-func (f fixedService) token(ctx context.Context, text string, now time.Time) (*anpi.AnswerToken, error) {
-	h, err := anpi.HashAnswerToken(text)
-	if err != nil {
-		return nil, errUnknown()
-	}
-	t, err := f.st.AnswerToken(ctx, h)
-	if anpi.Code(err) == anpi.NotFound || err == nil && !t.Usable(now) {
-		return nil, errUnknown()
-	}
-	return t, err
-}
-
-// LookupToken reads what the page shows on reader connections.
-func (f fixedService) LookupToken(ctx context.Context, text string) (*anpi.TokenInfo, error) {
-	now := time.Now()
-	t, err := f.token(ctx, text, now)
-	if err != nil {
-		return nil, err
-	}
-	sv, err := f.st.GetSurvey(ctx, t.SurveyID)
-	if err != nil {
-		return nil, err
-	}
-	info := &anpi.TokenInfo{Survey: sv, UserID: t.UserID, Open: sv.Status == anpi.Open && (sv.Deadline.IsZero() || now.Before(sv.Deadline))}
-	if info.User, err = f.st.GetUser(ctx, t.UserID); anpi.Code(err) == anpi.NotFound {
-		info.User = nil
-	} else if err != nil {
-		return nil, err
-	}
-	if info.Response, err = f.st.GetResponse(ctx, sv.ID, t.UserID); anpi.Code(err) == anpi.NotFound {
-		info.Response = nil
-	} else if err != nil {
-		return nil, err
-	}
-	return info, nil
-}
-
-// AnswerByToken records an answer through the group committer.
-func (f fixedService) AnswerByToken(ctx context.Context, text string, answers []anpi.Answer, via anpi.ResponseChannel) (*anpi.Response, error) {
-	now := time.Now()
-	t, err := f.token(ctx, text, now)
-	if err != nil {
-		return nil, err
-	}
-	id := make([]byte, 16)
-	if _, err := rand.Read(id); err != nil {
-		return nil, err
-	}
-	r := &anpi.Response{ID: anpi.ResponseID("rsp-" + hex.EncodeToString(id)), SurveyID: t.SurveyID, UserID: t.UserID,
-		Answers: answers, Channel: via, At: now}
-	if _, err := f.st.RecordResponse(ctx, r); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// ConfirmContact is not measured.
-func (f fixedService) ConfirmContact(context.Context, string) (*anpi.ContactConfirmation, error) {
-	return nil, anpi.Errorf(anpi.Internal, "fixedService: contact checks are not measured")
-}
-
-// limiterShards is a measurement double of a rate limiter whose cost does
-// not grow with the tokens it tracks: it routes each token's requests to
-// one of several handlers, each given fewer than maxTracked tokens, so no
-// handler's limiter ever reaches maxTracked and sweeps (limiter.allow
-// walks its whole map on every call once it holds maxTracked keys that
-// have not expired: with a survey of more than 10,000 recipients
-// answering within a minute, every further POST walks 10,000 entries
-// under the limiter's one mutex).
-type limiterShards struct {
-	shards []*handler
-	of     map[string]int // token → shard
-}
-
-// newLimiterShards makes handlers over svc, each for fewer than maxTracked
-// of tokens.
-func newLimiterShards(svc Service, tokens []string) *limiterShards {
-	const per = maxTracked * 9 / 10
-	l := &limiterShards{of: make(map[string]int, len(tokens))}
-	for i, tok := range tokens {
-		if i%per == 0 {
-			l.shards = append(l.shards, NewAnswerHandler(svc, &Options{CSRFKey: loadKey()}).(*handler))
-		}
-		l.of[tok] = len(l.shards) - 1
-	}
-	return l
-}
-
-// ServeHTTP routes a request to its token's handler.
-func (l *limiterShards) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	tok, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/a/"), "/")
-	l.shards[l.of[tok]].ServeHTTP(w, r)
 }

@@ -181,29 +181,34 @@ func (h *handler) answerPost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	info, ok := h.lookup(w, r, tok)
+	// The Service records the answer without reading the token when it
+	// made or saw it lately: the common POST costs one shared commit.
+	var answers []anpi.Answer
+	info, err := h.svc.SubmitAnswer(r.Context(), tok, anpi.ViaWeb, func(info *anpi.TokenInfo) ([]anpi.Answer, error) {
+		answers = parseAnswers(r, info.Survey.Form)
+		return answers, nil
+	})
+	if err == nil {
+		seeOther(w, tok+"/thanks?lang="+string(locale(r, info)))
+		return
+	}
+	code := anpi.Code(err)
+	if code != anpi.InvalidArgument && code != anpi.FailedPrecondition {
+		h.fail(w, r, err, l)
+		return
+	}
+	// The form again, or the closed page: both show the recipient's
+	// name and current answer, which only the full lookup reads.
+	info, ok = h.lookup(w, r, tok)
 	if !ok {
 		return
 	}
 	l = locale(r, info)
-	if !info.Open {
+	if code == anpi.FailedPrecondition || !info.Open {
 		h.closed(w, r, info, l)
 		return
 	}
-	answers := parseAnswers(r, info.Survey.Form)
-	if _, err := h.svc.AnswerByToken(r.Context(), tok, answers, anpi.ViaWeb); err != nil {
-		if anpi.Code(err) == anpi.InvalidArgument {
-			h.answerForm(w, r, http.StatusBadRequest, tok, info, l, answers, msgs(l).Invalid+" ("+strings.TrimPrefix(err.Error(), "anpi: ")+")")
-			return
-		}
-		if anpi.Code(err) == anpi.FailedPrecondition {
-			h.closed(w, r, info, l)
-			return
-		}
-		h.fail(w, r, err, l)
-		return
-	}
-	seeOther(w, tok+"/thanks?lang="+string(l))
+	h.answerForm(w, r, http.StatusBadRequest, tok, info, l, answers, msgs(l).Invalid+" ("+strings.TrimPrefix(err.Error(), "anpi: ")+")")
 }
 
 // seeOther redirects to a location relative to the request's URL as the

@@ -320,6 +320,9 @@ func (f fixedView) LookupToken(context.Context, string) (*anpi.TokenInfo, error)
 func (f fixedView) AnswerByToken(context.Context, string, []anpi.Answer, anpi.ResponseChannel) (*anpi.Response, error) {
 	return nil, anpi.Errorf(anpi.NotFound, "no")
 }
+func (f fixedView) SubmitAnswer(context.Context, string, anpi.ResponseChannel, func(*anpi.TokenInfo) ([]anpi.Answer, error)) (*anpi.TokenInfo, error) {
+	return nil, anpi.Errorf(anpi.NotFound, "no")
+}
 func (f fixedView) ConfirmContact(context.Context, string) (*anpi.ContactConfirmation, error) {
 	return nil, anpi.Errorf(anpi.NotFound, "no")
 }

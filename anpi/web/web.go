@@ -25,6 +25,7 @@ import (
 type Service interface {
 	LookupToken(ctx context.Context, token string) (*anpi.TokenInfo, error)
 	AnswerByToken(ctx context.Context, token string, answers []anpi.Answer, via anpi.ResponseChannel) (*anpi.Response, error)
+	SubmitAnswer(ctx context.Context, token string, via anpi.ResponseChannel, build func(*anpi.TokenInfo) ([]anpi.Answer, error)) (*anpi.TokenInfo, error)
 	ConfirmContact(ctx context.Context, token string) (*anpi.ContactConfirmation, error)
 }
 
@@ -293,7 +294,11 @@ func locale(r *http.Request, info *anpi.TokenInfo) anpi.Locale {
 	if l := anpi.Locale(r.FormValue("lang")); l.Valid() {
 		return l
 	}
-	if info != nil && info.User != nil && info.User.Locale.Valid() {
+	switch {
+	case info == nil:
+	case info.Locale.Valid():
+		return info.Locale
+	case info.User != nil && info.User.Locale.Valid():
 		return info.User.Locale
 	}
 	return anpi.Japanese

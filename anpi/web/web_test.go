@@ -87,6 +87,31 @@ func (f *fakeService) AnswerByToken(_ context.Context, token string, answers []a
 	return info.Response, nil
 }
 
+func (f *fakeService) SubmitAnswer(ctx context.Context, token string, via anpi.ResponseChannel, build func(*anpi.TokenInfo) ([]anpi.Answer, error)) (*anpi.TokenInfo, error) {
+	f.mu.Lock()
+	info, ok := f.tokens[token]
+	var c anpi.TokenInfo
+	if ok {
+		c = anpi.TokenInfo{Survey: info.Survey, UserID: info.UserID, Open: info.Open, Locale: info.Locale}
+		if info.User != nil && !c.Locale.Valid() {
+			c.Locale = info.User.Locale
+		}
+	}
+	f.mu.Unlock()
+	if !ok {
+		return nil, anpi.Errorf(anpi.NotFound, "anpi: answer token not found")
+	}
+	if !c.Open {
+		return &c, anpi.Errorf(anpi.FailedPrecondition, "anpi: survey closed")
+	}
+	answers, err := build(&c)
+	if err != nil {
+		return &c, err
+	}
+	_, err = f.AnswerByToken(ctx, token, answers, via)
+	return &c, err
+}
+
 func (f *fakeService) ConfirmContact(_ context.Context, token string) (*anpi.ContactConfirmation, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
