@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/anpikit/anpi/anpi"
 )
@@ -26,15 +27,33 @@ func (t *tx) recordResponse(ctx context.Context, r *anpi.Response) (bool, error)
 		return false, anpi.Errorf(anpi.InvalidArgument, "sqlite: record response %s: survey and user are required", r.ID)
 	}
 	op := "record response " + string(r.ID)
-	if dup, err := t.exists(ctx, op, "SELECT 1 FROM responses WHERE id = ?", string(r.ID)); err != nil {
+	// One statement reads all that the checks need: whether the response
+	// is a retry, the answer token it names, the recipient and his current
+	// answer (the anchor row makes it return one row whatever is missing).
+	var hash any
+	if r.ViaToken != nil {
+		hash = r.ViaToken[:]
+	}
+	var dup bool
+	var tkSurvey, tkUser sql.NullString
+	var tkExpires, tkRevoked, cur sql.NullInt64
+	var recData, oldData []byte
+	if _, err := t.one(ctx, op, `SELECT EXISTS (SELECT 1 FROM responses WHERE id = ?), k.survey_id, k.user_id, k.expires_at, k.revoked_at, c.data, c.cur, p.data
+		FROM (SELECT 1) AS anchor
+		LEFT JOIN answer_tokens k ON k.hash = ?
+		LEFT JOIN recipients c ON c.survey_id = ? AND c.user_id = ?
+		LEFT JOIN responses p ON p.rid = c.cur`, []any{string(r.ID), hash, string(r.SurveyID), string(r.UserID)},
+		&dup, &tkSurvey, &tkUser, &tkExpires, &tkRevoked, &recData, &cur, &oldData); err != nil {
 		return false, err
-	} else if dup {
+	}
+	if dup {
 		return false, nil // a retry: already recorded, change nothing
 	}
 	if r.ViaToken != nil {
-		tk, err := t.AnswerToken(ctx, *r.ViaToken)
-		if err != nil && anpi.Code(err) != anpi.NotFound {
-			return false, err
+		var tk *anpi.AnswerToken
+		if tkSurvey.Valid {
+			tk = &anpi.AnswerToken{Hash: *r.ViaToken, SurveyID: anpi.SurveyID(tkSurvey.String), UserID: anpi.UserID(tkUser.String),
+				ExpiresAt: fromNanos(tkExpires), RevokedAt: fromNanos(tkRevoked)}
 		}
 		if !tk.Admits(r) {
 			return false, anpi.Errorf(anpi.NotFound, "sqlite: %s: its answer token is unknown, revoked, expired or not %s's for survey %s", op, r.UserID, r.SurveyID)
@@ -50,23 +69,18 @@ func (t *tx) recordResponse(ctx context.Context, r *anpi.Response) (bool, error)
 	if s.Status != anpi.Open {
 		return false, anpi.Errorf(anpi.FailedPrecondition, "sqlite: record response %s: survey %s is %s, not open", r.ID, s.ID, s.Status)
 	}
-	rec, cur, ok, err := t.recipient(ctx, op, s.ID, r.UserID)
-	if err != nil {
-		return false, err
-	}
-	if !ok {
+	if recData == nil {
 		return false, anpi.Errorf(anpi.NotFound, "sqlite: record response %s: user %s is not a recipient of survey %s", r.ID, r.UserID, s.ID)
 	}
+	var rec anpi.Recipient
+	if err := decode(op, recData, &rec); err != nil {
+		return false, err
+	}
 	var old *anpi.Response
-	if cur != 0 {
-		var data []byte
-		if ok, err := t.one(ctx, op, "SELECT data FROM responses WHERE rid = ?", []any{cur}, &data); err != nil {
+	if oldData != nil {
+		old = new(anpi.Response)
+		if err := decode(op, oldData, old); err != nil {
 			return false, err
-		} else if ok {
-			old = new(anpi.Response)
-			if err := decode(op, data, old); err != nil {
-				return false, err
-			}
 		}
 	}
 	c := r.Clone()
