@@ -27,6 +27,7 @@ import (
 //	contact_check.start             a contact check (StartContactCheck, Tick)
 //	user.invite                     an invitation (Invite)
 //	contact.register, contact.update  a contact registered or changed by its owner
+//	contact.verify                  a confirmation link queued to that contact
 //	contact.link_line               a LINE account linked (LinkLINE)
 //	thread.start, message.post      group messages (StartThread, PostMessage)
 //	board.create, board.post        bulletin boards (CreateBoard, PostToBoard)

@@ -417,25 +417,26 @@ func (s *Service) checkDeliveries(sv SurveyID, u *User, contacts []*Contact, now
 }
 
 // contactRef is the reference to contact c (empty for the work email) of
-// user u in contact check sv that ends the check's token: 8 base64url
-// characters of a hash, so the link names the contact without revealing
-// its ID or address.
-func contactRef(sv SurveyID, u UserID, c ContactID) string {
-	h := sha256.Sum256([]byte("anpi contact check\x00" + string(sv) + "\x00" + string(u) + "\x00" + string(c)))
+// user u in contact check sv, at address addr ("" for the work email), that
+// ends the check's token: 8 base64url characters of a hash, so the link
+// names the contact without revealing its ID or address, and confirms it
+// only while it has the address the link was sent to.
+func contactRef(sv SurveyID, u UserID, c ContactID, addr string) string {
+	h := sha256.Sum256([]byte("anpi contact check\x00" + string(sv) + "\x00" + string(u) + "\x00" + string(c) + "\x00" + addr))
 	return base64.RawURLEncoding.EncodeToString(h[:6])
 }
 
-// checkToken returns a fresh token for contact c of user u in check sv and
-// its hash: an answer token whose last contactRefLen characters are
-// contactRef, so the token alone tells which contact it confirms (and
-// cannot be altered to confirm another: the store has the hash of the
-// whole). The other 35 characters carry 210 random bits.
-func (s *Service) checkToken(sv SurveyID, u UserID, c ContactID) (string, TokenHash, error) {
+// checkToken returns a fresh token for contact c of user u at address addr
+// in check sv and its hash: an answer token whose last contactRefLen
+// characters are contactRef, so the token alone tells which contact it
+// confirms (and cannot be altered to confirm another: the store has the
+// hash of the whole). The other 35 characters carry 210 random bits.
+func (s *Service) checkToken(sv SurveyID, u UserID, c ContactID, addr string) (string, TokenHash, error) {
 	text, _, err := s.newToken()
 	if err != nil {
 		return "", TokenHash{}, err
 	}
-	text = text[:len(text)-contactRefLen] + contactRef(sv, u, c)
+	text = text[:len(text)-contactRefLen] + contactRef(sv, u, c, addr)
 	return text, sha256.Sum256([]byte(text)), nil
 }
 
@@ -472,7 +473,11 @@ func (s *Service) renderContactCheck(ctx context.Context, d *Delivery, sv *Surve
 		}
 		addr, kind, work = c.Address, c.Kind, c.Scope == WorkScope
 	}
-	text, h, err := s.checkToken(sv.ID, u.ID, d.ContactID)
+	refAddr := addr
+	if d.ContactID == "" {
+		refAddr = "" // the work email: no contact to tie the link to
+	}
+	text, h, err := s.checkToken(sv.ID, u.ID, d.ContactID, refAddr)
 	if err != nil {
 		return nil, "", err
 	}
@@ -569,7 +574,7 @@ func (s *Service) contactCheckAnswered(ctx context.Context, tx Tx, t *AnswerToke
 		return nil, err
 	}
 	ref := token[len(token)-contactRefLen:]
-	if !isContactCheck(sv) || ref == contactRef(sv.ID, t.UserID, "") {
+	if !isContactCheck(sv) || ref == contactRef(sv.ID, t.UserID, "", "") {
 		return nil, nil
 	}
 	contacts, err := tx.Contacts(ctx, t.UserID)
@@ -579,7 +584,7 @@ func (s *Service) contactCheckAnswered(ctx context.Context, tx Tx, t *AnswerToke
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(contacts, func(c *Contact) bool { return contactRef(sv.ID, t.UserID, c.ID) == ref })
+	i := slices.IndexFunc(contacts, func(c *Contact) bool { return contactRef(sv.ID, t.UserID, c.ID, c.Address) == ref })
 	if i < 0 {
 		return nil, nil
 	}

@@ -159,16 +159,24 @@ func (s *Service) RegisterContact(ctx context.Context, token string, c *Contact)
 		return nil, err
 	}
 	var out *Contact
+	var asked bool
 	err = s.st.InTx(ctx, func(tx Tx) error {
 		_, u, err := invitationIn(ctx, tx, token, now)
 		if err != nil {
 			return err
 		}
-		out, err = registerContact(ctx, tx, u.ID, c, newID, "invitation", now)
+		var changed bool
+		if out, changed, err = registerContact(ctx, tx, u.ID, c, newID, "invitation", now); err != nil || !changed {
+			return err
+		}
+		asked, err = s.verifyContact(ctx, tx, out, now)
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if asked {
+		s.enqueued(1)
 	}
 	return out, nil
 }
@@ -183,8 +191,13 @@ func (s *Service) RegisterContact(ctx context.Context, token string, c *Contact)
 // stay). The user ID is his (a different one is InvalidArgument). The
 // contact must be valid (Contact.Validate) and within the limits
 // (CheckContactLimits: FailedPrecondition, AlreadyExists for an address he
-// has). It is stored unverified; the next contact check verifies it. An
-// audit entry (contact.register) records it without the address.
+// has). It is stored unverified, and in the same transaction a
+// confirmation link is queued to it (a private contact on a channel the
+// Service has, new or with a new address): a delivery of the day's
+// verification check, a contact check open for ContactVerifyWindow, so the
+// user sees it verified as soon as he follows the link (audited as
+// contact.verify). An audit entry (contact.register) records the contact
+// without the address.
 func (s *Service) RegisterOwnContact(ctx context.Context, actor UserID, c *Contact) (*Contact, error) {
 	now := s.now()
 	newID, err := s.newContactID()
@@ -192,6 +205,7 @@ func (s *Service) RegisterOwnContact(ctx context.Context, actor UserID, c *Conta
 		return nil, err
 	}
 	var out *Contact
+	var asked bool
 	err = s.st.InTx(ctx, func(tx Tx) error {
 		az, who, err := s.authorizer(ctx, tx, actor)
 		if err != nil {
@@ -200,11 +214,18 @@ func (s *Service) RegisterOwnContact(ctx context.Context, actor UserID, c *Conta
 		if err := az.Authorize(who, EditOwnContacts, TargetUser(who.User)); err != nil {
 			return err
 		}
-		out, err = registerContact(ctx, tx, actor, c, newID, "self-service", now)
+		var changed bool
+		if out, changed, err = registerContact(ctx, tx, actor, c, newID, "self-service", now); err != nil || !changed {
+			return err
+		}
+		asked, err = s.verifyContact(ctx, tx, out, now)
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if asked {
+		s.enqueued(1)
 	}
 	return out, nil
 }
@@ -218,15 +239,16 @@ func (s *Service) newContactID() (ContactID, error) {
 	return ContactID("ct-" + h), nil
 }
 
-// registerContact stores c for user in tx; see RegisterOwnContact.
-func registerContact(ctx context.Context, tx Tx, user UserID, c *Contact, newID ContactID, how string, now time.Time) (*Contact, error) {
+// registerContact stores c for user in tx; see RegisterOwnContact. changed
+// reports whether the contact is new or has a new kind or address.
+func registerContact(ctx context.Context, tx Tx, user UserID, c *Contact, newID ContactID, how string, now time.Time) (_ *Contact, changed bool, _ error) {
 	if c == nil {
-		return nil, Errorf(InvalidArgument, "anpi: register contact: nil contact")
+		return nil, false, Errorf(InvalidArgument, "anpi: register contact: nil contact")
 	}
 	n := c.Clone()
 	what := "anpi: register contact"
 	if n.UserID != "" && n.UserID != user {
-		return nil, Errorf(InvalidArgument, "%s: the contact names user %s, not %s", what, n.UserID, user)
+		return nil, false, Errorf(InvalidArgument, "%s: the contact names user %s, not %s", what, n.UserID, user)
 	}
 	n.UserID = user
 	if n.Scope == "" {
@@ -234,43 +256,45 @@ func registerContact(ctx context.Context, tx Tx, user UserID, c *Contact, newID 
 	}
 	switch {
 	case n.Scope != PrivateScope && n.Scope != FamilyScope:
-		return nil, Errorf(InvalidArgument, "%s: scope %q: a user registers private or family contacts; administrators set the work email", what, n.Scope)
+		return nil, false, Errorf(InvalidArgument, "%s: scope %q: a user registers private or family contacts; administrators set the work email", what, n.Scope)
 	case n.Kind == LINEContact:
-		return nil, Errorf(InvalidArgument, "%s: a LINE contact comes from linking the LINE account, not from a form", what)
+		return nil, false, Errorf(InvalidArgument, "%s: a LINE contact comes from linking the LINE account, not from a form", what)
 	}
 	existing, err := tx.Contacts(ctx, user)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	action := "contact.register"
 	n.Check, n.CreatedAt = ContactCheck{}, now
 	if n.ID == "" {
-		n.ID = newID
+		n.ID, changed = newID, true
 	} else {
 		i := slices.IndexFunc(existing, func(e *Contact) bool { return e.ID == n.ID })
 		if i < 0 || existing[i].Scope == WorkScope {
-			return nil, Errorf(NotFound, "%s: contact %s is not one of the user's own", what, n.ID)
+			return nil, false, Errorf(NotFound, "%s: contact %s is not one of the user's own", what, n.ID)
 		}
 		old := existing[i]
 		if old.Kind == n.Kind && old.Address == n.Address {
 			n.Check = old.Check
+		} else {
+			changed = true
 		}
 		n.CreatedAt, action = old.CreatedAt, "contact.update"
 	}
 	if err := n.Validate(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := CheckContactLimits(existing, n); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := tx.PutContact(ctx, n); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if _, err := tx.AppendAudit(ctx, &AuditEntry{At: now, Actor: user, Action: action, TargetKind: "contact", TargetID: string(n.ID),
 		Detail: fmt.Sprintf("%s %s contact, via %s", n.Scope, n.Kind, how)}); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return n, nil
+	return n, changed, nil
 }
 
 // LINENonces is the NonceStore of LINE account linking (package

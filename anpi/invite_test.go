@@ -151,10 +151,13 @@ func TestRegisterContact(t *testing.T) {
 	require.NotContains(t, string(b), "nobody@home.example")
 	audit, err := e.st.ListAudit(e.ctx, &anpi.AuditQuery{TargetID: string(c.ID)})
 	require.NoError(t, err)
-	require.Len(t, audit, 1)
+	require.Len(t, audit, 2)
 	require.Equal(t, "contact.register", audit[0].Action)
-	require.Equal(t, anpi.UserID("nobody"), audit[0].Actor)
-	require.NotContains(t, audit[0].Detail, "nobody@home.example")
+	require.Equal(t, "contact.verify", audit[1].Action, "a confirmation link is queued at once")
+	for _, a := range audit {
+		require.Equal(t, anpi.UserID("nobody"), a.Actor)
+		require.NotContains(t, a.Detail, "nobody@home.example")
+	}
 
 	// A family member's phone, the app.
 	_, err = e.svc.RegisterContact(e.ctx, tok, &anpi.Contact{Kind: anpi.PhoneContact, Scope: anpi.FamilyScope, Address: "+819055556666", Label: "妻"})
