@@ -140,7 +140,7 @@ func TestSelfServiceGet(t *testing.T) {
 	require.Contains(t, r.body, "山田 太郎")
 	require.Contains(t, r.body, "t•••@home.example")
 	require.Contains(t, r.body, `<span class="wait">未確認</span>`)
-	require.Contains(t, r.body, "次回の連絡先確認", "says how the contact gets verified")
+	require.Contains(t, r.body, "確認用のリンクを送りました", "says how the contact gets verified")
 	require.Contains(t, r.body, "アプリは自動で登録", "the app token is the app's to register")
 	require.NotContains(t, r.body, `name="regions"`, "the settings do not let users edit regions")
 	require.NotContains(t, r.body, "fcm", "no form field for an app token")
