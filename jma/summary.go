@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 )
 
@@ -164,21 +163,535 @@ func lookupElem(b []byte) elemID {
 	return eOther
 }
 
+// tokKind is the kind of token the tokenizer returns.
+type tokKind uint8
+
+const (
+	tokEOF   tokKind = iota // end of input, or the root element has closed
+	tokText                 // character data, undecoded, in tokenizer.tok
+	tokCDATA                // the content of a CDATA section in tokenizer.tok
+	tokStart                // a start tag: tokenizer.qname and tokenizer.attrs
+	tokEnd                  // an end tag, or the end of a self-closing start tag
+	tokMisc                 // a comment, processing instruction or directive
+)
+
+// attrSpan is one attribute of a start tag: name and value are slices of the
+// input; the value is not decoded.
+type attrSpan struct{ name, value []byte }
+
+// nameSpan locates the qualified name of an open element in the input.
+type nameSpan struct{ off, n int32 }
+
+// tokenizer is the package's one XML byte tokenizer, shared by Summarize and
+// the fast path of Parse. It reads the input in place, returns one token per
+// call to next and checks that end tags match their start tags. It stops at
+// the end of the root element, which must be <Report>, as encoding/xml's
+// Decode does: what follows is not read.
+//
+// In exact mode it returns a token only where encoding/xml (strict, UTF-8
+// only, see newDecoder) reads the same token, and an error for everything
+// else, including input encoding/xml accepts but the fast path does not take
+// on: CDATA, directives such as DOCTYPE, processing instructions other than
+// an XML declaration before the root, names that are not plain ASCII. Every
+// text and attribute value is checked as encoding/xml checks it (UTF-8, the
+// XML Char range, the five predefined entities and character references, no
+// "]]>" in text), whether the caller uses it or not, so that the fast path
+// never accepts a document encoding/xml refuses. Without exact mode it is
+// Summarize's lenient scanner: text is checked only where it is used,
+// CDATA is read and DOCTYPEs are skipped.
+type tokenizer struct {
+	data     []byte
+	pos      int  // next byte to read
+	mark     int  // start of the current token, named in syntax errors
+	exact    bool // see the type's doc
+	open     []nameSpan
+	closing  bool // the last start tag was self-closing: its end comes next
+	rootSeen bool
+
+	tok   []byte     // tokText, tokCDATA: the content
+	qname []byte     // tokStart: the qualified element name
+	attrs []attrSpan // tokStart: the attributes, reused from tag to tag
+}
+
+func (t *tokenizer) syntax(format string, args ...any) error {
+	return &ParseError{Msg: fmt.Sprintf(format, args...) + fmt.Sprintf(" at byte %d", t.mark), Err: ErrSyntax}
+}
+
+// openName is the qualified name of the i-th open element.
+func (t *tokenizer) openName(i int) []byte {
+	f := t.open[i]
+	return t.data[f.off : f.off+f.n]
+}
+
+// next returns the next token. Errors are *ParseError values of ErrSyntax
+// or ErrNotReport.
+func (t *tokenizer) next() (tokKind, error) {
+	if t.closing {
+		t.closing = false
+		t.open = t.open[:len(t.open)-1]
+		return tokEnd, nil
+	}
+	if t.rootSeen && len(t.open) == 0 {
+		return tokEOF, nil
+	}
+	d := t.data
+	t.mark = t.pos
+	if t.pos >= len(d) || d[t.pos] != '<' {
+		i := bytes.IndexByte(d[t.pos:], '<')
+		if i < 0 {
+			if len(t.open) > 0 {
+				return 0, t.syntax("unexpected end of input inside <%s>", t.openName(len(t.open)-1))
+			}
+			return 0, &ParseError{Msg: "no root element", Err: ErrSyntax}
+		}
+		t.tok = d[t.pos : t.pos+i]
+		t.pos += i
+		if t.exact && !validText(t.tok, false) {
+			return 0, t.syntax("character data the fast path does not read")
+		}
+		return tokText, nil
+	}
+	rest := d[t.pos:]
+	var second byte
+	if len(rest) > 1 {
+		second = rest[1]
+	}
+	switch {
+	case second == '?':
+		j := bytes.Index(rest, []byte("?>"))
+		if j < 0 {
+			return 0, t.syntax("unterminated processing instruction")
+		}
+		if t.exact {
+			if t.rootSeen || !xmlDeclExact(rest[:j+2]) {
+				return 0, t.syntax("processing instruction the fast path does not read")
+			}
+		} else if err := t.checkDecl(rest[:j]); err != nil {
+			return 0, err
+		}
+		t.pos += j + 2
+		return tokMisc, nil
+	case second == '!' && bytes.HasPrefix(rest, []byte("<!--")):
+		if t.exact {
+			// encoding/xml ends a comment at its first "--", which must
+			// be followed by '>'.
+			j := bytes.Index(rest[4:], []byte("--"))
+			if j < 0 || 4+j+2 >= len(rest) || rest[4+j+2] != '>' {
+				return 0, t.syntax("comment the fast path does not read")
+			}
+			t.pos += 4 + j + 3
+			return tokMisc, nil
+		}
+		j := bytes.Index(rest[4:], []byte("-->"))
+		if j < 0 {
+			return 0, t.syntax("unterminated comment")
+		}
+		t.pos += 4 + j + 3
+		return tokMisc, nil
+	case second == '!' && bytes.HasPrefix(rest, []byte("<![CDATA[")):
+		if t.exact {
+			return 0, t.syntax("CDATA section the fast path does not read")
+		}
+		j := bytes.Index(rest[9:], []byte("]]>"))
+		if j < 0 {
+			return 0, t.syntax("unterminated CDATA section")
+		}
+		t.tok = rest[9 : 9+j]
+		t.pos += 9 + j + 3
+		return tokCDATA, nil
+	case second == '!':
+		if t.exact {
+			return 0, t.syntax("directive the fast path does not read")
+		}
+		// DOCTYPE or other directive: skipped, never resolved.
+		depth, j := 0, 2
+		for ; j < len(rest); j++ {
+			c := rest[j]
+			if c == '[' {
+				depth++
+			} else if c == ']' {
+				depth--
+			} else if c == '>' && depth <= 0 {
+				break
+			}
+		}
+		if j >= len(rest) {
+			return 0, t.syntax("unterminated directive")
+		}
+		t.pos += j + 1
+		return tokMisc, nil
+	case second == '/':
+		return t.endTag()
+	default:
+		return t.startTag()
+	}
+}
+
+func (t *tokenizer) checkDecl(pi []byte) error {
+	if !bytes.HasPrefix(pi, []byte("<?xml")) {
+		return nil
+	}
+	k := bytes.Index(pi, []byte("encoding="))
+	if k < 0 || k+10 > len(pi) {
+		return nil
+	}
+	q := pi[k+9]
+	v := pi[k+10:]
+	e := bytes.IndexByte(v, q)
+	if e < 0 {
+		return t.syntax("bad xml declaration")
+	}
+	if !bytes.EqualFold(v[:e], []byte("utf-8")) && !bytes.EqualFold(v[:e], []byte("utf8")) {
+		return t.syntax("unsupported encoding %q", v[:e])
+	}
+	return nil
+}
+
+func localName(q []byte) []byte {
+	if i := bytes.IndexByte(q, ':'); i >= 0 {
+		return q[i+1:]
+	}
+	return q
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func isNameEnd(c byte) bool { return isSpace(c) || c == '/' || c == '>' }
+
+func (t *tokenizer) endTag() (tokKind, error) {
+	d := t.data
+	start := t.pos + 2
+	if len(t.open) == 0 {
+		return 0, t.syntax("unexpected end tag")
+	}
+	name := t.openName(len(t.open) - 1)
+	j := start + len(name)
+	if j > len(d) || !bytes.Equal(d[start:j], name) || (j < len(d) && !isNameEnd(d[j])) {
+		k := start
+		for k < len(d) && !isNameEnd(d[k]) {
+			k++
+		}
+		return 0, t.syntax("end tag </%s> does not match <%s>", d[start:k], name)
+	}
+	for j < len(d) && isSpace(d[j]) {
+		j++
+	}
+	if j >= len(d) || d[j] != '>' {
+		return 0, t.syntax("malformed end tag")
+	}
+	t.pos = j + 1
+	t.open = t.open[:len(t.open)-1]
+	return tokEnd, nil
+}
+
+func (t *tokenizer) startTag() (tokKind, error) {
+	d := t.data
+	start := t.pos + 1
+	j := start
+	for j < len(d) && !isNameEnd(d[j]) {
+		j++
+	}
+	if j == start {
+		return 0, t.syntax("empty element name")
+	}
+	qname := d[start:j]
+	if len(t.open) == 0 && string(localName(qname)) != "Report" {
+		return 0, &ParseError{Msg: fmt.Sprintf("root element is <%s>, not <Report>", localName(qname)), Err: ErrNotReport}
+	}
+	if t.exact && !validName(qname) {
+		return 0, t.syntax("element name the fast path does not read")
+	}
+	end, selfClose, err := t.scanAttrs(j)
+	if err != nil {
+		return 0, err
+	}
+	t.qname = qname
+	t.open = append(t.open, nameSpan{off: int32(start), n: int32(j - start)})
+	t.pos = end
+	t.rootSeen = true
+	t.closing = selfClose
+	return tokStart, nil
+}
+
+// scanAttrs reads the attributes of a start tag from p into t.attrs and
+// returns the index after '>' and whether the tag was self-closing.
+func (t *tokenizer) scanAttrs(p int) (int, bool, error) {
+	d := t.data
+	t.attrs = t.attrs[:0]
+	for {
+		for p < len(d) && isSpace(d[p]) {
+			p++
+		}
+		if p >= len(d) {
+			return p, false, t.syntax("unterminated start tag")
+		}
+		switch d[p] {
+		case '>':
+			return p + 1, false, nil
+		case '/':
+			if p+1 < len(d) && d[p+1] == '>' {
+				return p + 2, true, nil
+			}
+			return p, false, t.syntax("malformed start tag")
+		}
+		ns := p
+		for p < len(d) && d[p] != '=' && !isSpace(d[p]) && d[p] != '>' && d[p] != '/' {
+			p++
+		}
+		name := d[ns:p]
+		for p < len(d) && isSpace(d[p]) {
+			p++
+		}
+		if len(name) == 0 || p >= len(d) || d[p] != '=' {
+			return p, false, t.syntax("attribute without value")
+		}
+		p++
+		for p < len(d) && isSpace(d[p]) {
+			p++
+		}
+		if p >= len(d) || (d[p] != '"' && d[p] != '\'') {
+			return p, false, t.syntax("unquoted attribute value")
+		}
+		q := d[p]
+		e := bytes.IndexByte(d[p+1:], q)
+		if e < 0 {
+			return p, false, t.syntax("unterminated attribute value")
+		}
+		val := d[p+1 : p+1+e]
+		if bytes.IndexByte(val, '<') >= 0 {
+			return p, false, t.syntax("'<' in attribute value")
+		}
+		if t.exact && (!validName(name) || !validText(val, true)) {
+			return p, false, t.syntax("attribute the fast path does not read")
+		}
+		t.attrs = append(t.attrs, attrSpan{name: name, value: val})
+		p += e + 2
+	}
+}
+
+// validName reports whether q is a name that encoding/xml reads as the same
+// single name and splits at the same colon: [A-Za-z_][A-Za-z0-9_.-]* with at
+// most one colon, neither first nor last. (encoding/xml also takes non-ASCII
+// names and names with a colon at either end; the fast path leaves those to
+// it.)
+func validName(q []byte) bool {
+	if len(q) == 0 || q[0] == ':' || q[len(q)-1] == ':' {
+		return false
+	}
+	colons := 0
+	for i, c := range q {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', c == '_':
+		case c == ':':
+			colons++
+		case i > 0 && ('0' <= c && c <= '9' || c == '.' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return colons <= 1
+}
+
+// isXMLChar reports whether r is in the XML Char production, the range
+// encoding/xml accepts in text and attribute values.
+func isXMLChar(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF ||
+		r >= 0xE000 && r <= 0xFFFD ||
+		r >= 0x10000 && r <= 0x10FFFF
+}
+
+// validText reports whether encoding/xml reads the raw text b (character
+// data, or an attribute value when attr) without error and the way
+// decodeText decodes it: valid UTF-8 in the XML Char range, references that
+// entityRune knows, and in character data no "]]>".
+func validText(b []byte, attr bool) bool {
+	for i := 0; i < len(b); {
+		c := b[i]
+		switch {
+		case c >= 0x20 && c < utf8.RuneSelf && c != '&' && c != '>':
+			i++
+		case c == '\n' || c == '\t' || c == '\r':
+			i++
+		case c == '>':
+			if !attr && i >= 2 && b[i-1] == ']' && b[i-2] == ']' {
+				return false
+			}
+			i++
+		case c == '&':
+			e := bytes.IndexByte(b[i:], ';')
+			if e < 0 {
+				return false
+			}
+			r, ok := entityRune(b[i+1 : i+e])
+			if !ok || !isXMLChar(r) {
+				return false
+			}
+			i += e + 1
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n == 1 || !isXMLChar(r) {
+				return false
+			}
+			i += n
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// xmlDeclExact reports whether the processing instruction pi ("<?…?>") is an
+// XML declaration that encoding/xml accepts without a CharsetReader:
+// version "1.0", then optionally a UTF-8 encoding and a standalone, in this
+// order, each once.
+func xmlDeclExact(pi []byte) bool {
+	rest, ok := bytes.CutPrefix(pi, []byte("<?xml"))
+	if !ok {
+		return false
+	}
+	rest, _ = bytes.CutSuffix(rest, []byte("?>"))
+	next := 0 // index of the next pseudo-attribute allowed
+	for {
+		trimmed := bytes.TrimLeft(rest, " \t\r\n")
+		if len(trimmed) == 0 {
+			break
+		}
+		if len(trimmed) == len(rest) {
+			return false // no space before a pseudo-attribute
+		}
+		rest = trimmed
+		eq := bytes.IndexByte(rest, '=')
+		if eq < 0 || eq+1 >= len(rest) || (rest[eq+1] != '"' && rest[eq+1] != '\'') {
+			return false
+		}
+		name := string(rest[:eq])
+		e := bytes.IndexByte(rest[eq+2:], rest[eq+1])
+		if e < 0 {
+			return false
+		}
+		val := string(rest[eq+2 : eq+2+e])
+		rest = rest[eq+2+e+1:]
+		switch {
+		case next == 0 && name == "version" && val == "1.0":
+			next = 1
+		case next == 1 && name == "encoding" && strings.EqualFold(val, "utf-8"):
+			next = 2
+		case next >= 1 && next <= 2 && name == "standalone" && (val == "yes" || val == "no"):
+			next = 3
+		default:
+			return false
+		}
+	}
+	return next > 0
+}
+
+// entityRune returns the character of an entity or character reference
+// (the text between '&' and ';'): one of the five predefined entities or a
+// decimal or hexadecimal character reference of at most 8 digits to a valid
+// rune other than NUL. Nothing else is decoded: a DOCTYPE's entities are
+// never expanded.
+func entityRune(ent []byte) (rune, bool) {
+	switch string(ent) {
+	case "lt":
+		return '<', true
+	case "gt":
+		return '>', true
+	case "amp":
+		return '&', true
+	case "apos":
+		return '\'', true
+	case "quot":
+		return '"', true
+	}
+	return charRef(ent)
+}
+
+func charRef(ent []byte) (rune, bool) {
+	if len(ent) < 2 || ent[0] != '#' {
+		return 0, false
+	}
+	base, digits := 10, ent[1:]
+	if digits[0] == 'x' {
+		base, digits = 16, digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 8 {
+		return 0, false
+	}
+	var n rune
+	for _, c := range digits {
+		var v rune
+		switch {
+		case c >= '0' && c <= '9':
+			v = rune(c - '0')
+		case base == 16 && c >= 'a' && c <= 'f':
+			v = rune(c-'a') + 10
+		case base == 16 && c >= 'A' && c <= 'F':
+			v = rune(c-'A') + 10
+		default:
+			return 0, false
+		}
+		n = n*rune(base) + v
+	}
+	if !utf8.ValidRune(n) || n == 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// decodeText appends the raw text b to dst with its references replaced
+// (entityRune) and, when crlf, "\r\n" and a lone "\r" turned into "\n" as
+// encoding/xml does. On failure ok is false and bad is the reference that
+// could not be read (without '&' and ';'), or nil for a '&' without ';'.
+func decodeText(dst, b []byte, crlf bool) (out, bad []byte, ok bool) {
+	for {
+		i := bytes.IndexByte(b, '&')
+		seg := b
+		if i >= 0 {
+			seg = b[:i]
+		}
+		if crlf && bytes.IndexByte(seg, '\r') >= 0 {
+			for k := 0; k < len(seg); k++ {
+				if seg[k] != '\r' {
+					dst = append(dst, seg[k])
+					continue
+				}
+				dst = append(dst, '\n')
+				if k+1 < len(seg) && seg[k+1] == '\n' {
+					k++
+				}
+			}
+		} else {
+			dst = append(dst, seg...)
+		}
+		if i < 0 {
+			return dst, nil, true
+		}
+		b = b[i:]
+		e := bytes.IndexByte(b, ';')
+		if e < 0 {
+			return dst, nil, false
+		}
+		r, ok := entityRune(b[1:e])
+		if !ok {
+			return dst, b[1:e], false
+		}
+		dst = utf8.AppendRune(dst, r)
+		b = b[e+1:]
+	}
+}
+
 type frame struct {
-	id       elemID
-	off, n   int32 // qualified name in the input, to check the end tag
-	capture  bool
-	inObsPre bool
+	id      elemID
+	capture bool
 }
 
 type scanner struct {
-	data    []byte
-	pos     int
-	stack   []frame
-	text    []byte
-	rootTag []byte
-	sum     *Summary
-	jst     *time.Location
+	tz        tokenizer
+	stack     []frame
+	text      []byte
+	rootAttrs []attrSpan
+	sum       *Summary
 
 	// state
 	bodyNS      string
@@ -204,7 +717,8 @@ func Summarize(data []byte) (*Summary, error) {
 		return nil, &ParseError{Msg: fmt.Sprintf("%d bytes exceed the %d byte limit", len(data), MaxDocumentSize), Err: ErrTooLarge}
 	}
 	var stack [32]frame
-	s := &scanner{data: data, stack: stack[:0], sum: &Summary{}, text: make([]byte, 0, 256)}
+	var open [32]nameSpan
+	s := &scanner{tz: tokenizer{data: data, open: open[:0]}, stack: stack[:0], sum: &Summary{}, text: make([]byte, 0, 256)}
 	if err := s.run(); err != nil {
 		return nil, err
 	}
@@ -212,237 +726,55 @@ func Summarize(data []byte) (*Summary, error) {
 }
 
 func (s *scanner) syntax(format string, args ...any) error {
-	return &ParseError{Type: s.sum.Type, Msg: fmt.Sprintf(format, args...) + fmt.Sprintf(" at byte %d", s.pos), Err: ErrSyntax}
+	err := s.tz.syntax(format, args...)
+	err.(*ParseError).Type = s.sum.Type
+	return err
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
-
 func (s *scanner) run() error {
-	d := s.data
-	rootSeen := false
 	for {
-		i := bytes.IndexByte(d[s.pos:], '<')
-		if i < 0 {
-			if len(s.stack) > 0 {
-				return s.syntax("unexpected end of input inside <%s>", s.name(len(s.stack)-1))
+		k, err := s.tz.next()
+		if err != nil {
+			if pe, ok := err.(*ParseError); ok {
+				pe.Type = s.sum.Type
 			}
-			if !rootSeen {
-				return &ParseError{Msg: "no root element", Err: ErrSyntax}
-			}
+			return err
+		}
+		switch k {
+		case tokEOF:
 			return nil
-		}
-		if i > 0 && len(s.stack) > 0 && s.stack[len(s.stack)-1].capture {
-			if err := s.appendText(d[s.pos : s.pos+i]); err != nil {
-				return err
-			}
-		}
-		s.pos += i
-		rest := d[s.pos:]
-		var second byte
-		if len(rest) > 1 {
-			second = rest[1]
-		}
-		switch {
-		case second == '?':
-			j := bytes.Index(rest, []byte("?>"))
-			if j < 0 {
-				return s.syntax("unterminated processing instruction")
-			}
-			if err := s.checkDecl(rest[:j]); err != nil {
-				return err
-			}
-			s.pos += j + 2
-		case second == '!' && bytes.HasPrefix(rest, []byte("<!--")):
-			j := bytes.Index(rest[4:], []byte("-->"))
-			if j < 0 {
-				return s.syntax("unterminated comment")
-			}
-			s.pos += 4 + j + 3
-		case second == '!' && bytes.HasPrefix(rest, []byte("<![CDATA[")):
-			j := bytes.Index(rest[9:], []byte("]]>"))
-			if j < 0 {
-				return s.syntax("unterminated CDATA section")
-			}
-			if len(s.stack) > 0 && s.stack[len(s.stack)-1].capture {
-				s.text = append(s.text, rest[9:9+j]...)
-			}
-			s.pos += 9 + j + 3
-		case second == '!':
-			// DOCTYPE or other directive: skipped, never resolved.
-			depth, j := 0, 2
-			for ; j < len(rest); j++ {
-				c := rest[j]
-				if c == '[' {
-					depth++
-				} else if c == ']' {
-					depth--
-				} else if c == '>' && depth <= 0 {
-					break
+		case tokText:
+			if n := len(s.stack); n > 0 && s.stack[n-1].capture {
+				if err := s.appendText(s.tz.tok); err != nil {
+					return err
 				}
 			}
-			if j >= len(rest) {
-				return s.syntax("unterminated directive")
+		case tokCDATA:
+			if n := len(s.stack); n > 0 && s.stack[n-1].capture {
+				s.text = append(s.text, s.tz.tok...)
 			}
-			s.pos += j + 1
-		case second == '/':
-			if err := s.endTag(); err != nil {
+		case tokStart:
+			s.startTag()
+		case tokEnd:
+			if err := s.closeElem(); err != nil {
 				return err
 			}
 			if len(s.stack) == 0 {
 				return nil // root closed
 			}
-		default:
-			if rootSeen && len(s.stack) == 0 {
-				return nil
-			}
-			if err := s.startTag(); err != nil {
-				return err
-			}
-			rootSeen = true
-			if len(s.stack) == 0 {
-				return nil // self-closing root
-			}
 		}
 	}
 }
 
-func (s *scanner) checkDecl(pi []byte) error {
-	if !bytes.HasPrefix(pi, []byte("<?xml")) {
-		return nil
-	}
-	k := bytes.Index(pi, []byte("encoding="))
-	if k < 0 || k+10 > len(pi) {
-		return nil
-	}
-	q := pi[k+9]
-	v := pi[k+10:]
-	e := bytes.IndexByte(v, q)
-	if e < 0 {
-		return s.syntax("bad xml declaration")
-	}
-	if !bytes.EqualFold(v[:e], []byte("utf-8")) && !bytes.EqualFold(v[:e], []byte("utf8")) {
-		return s.syntax("unsupported encoding %q", v[:e])
-	}
-	return nil
-}
-
-func (s *scanner) name(i int) string {
-	f := s.stack[i]
-	return string(s.data[f.off : f.off+f.n])
-}
-
-func localName(q []byte) []byte {
-	if i := bytes.IndexByte(q, ':'); i >= 0 {
-		return q[i+1:]
-	}
-	return q
-}
-
-func isNameEnd(c byte) bool { return isSpace(c) || c == '/' || c == '>' }
-
-func (s *scanner) endTag() error {
-	d := s.data
-	start := s.pos + 2
-	if len(s.stack) == 0 {
-		return s.syntax("unexpected end tag")
-	}
-	top := s.stack[len(s.stack)-1]
-	name := d[top.off : top.off+top.n]
-	j := start + len(name)
-	if j > len(d) || !bytes.Equal(d[start:j], name) || (j < len(d) && !isNameEnd(d[j])) {
-		k := start
-		for k < len(d) && !isNameEnd(d[k]) {
-			k++
-		}
-		return s.syntax("end tag </%s> does not match <%s>", d[start:k], name)
-	}
-	for j < len(d) && isSpace(d[j]) {
-		j++
-	}
-	if j >= len(d) || d[j] != '>' {
-		return s.syntax("malformed end tag")
-	}
-	s.pos = j + 1
-	return s.closeElem()
-}
-
-// attrs scans attributes from p to the end of the tag; it calls fn for each
-// and returns the index after '>' and whether the tag was self-closing.
-func (s *scanner) attrs(p int, fn func(name, value []byte) error) (int, bool, error) {
-	d := s.data
-	for {
-		for p < len(d) && isSpace(d[p]) {
-			p++
-		}
-		if p >= len(d) {
-			return p, false, s.syntax("unterminated start tag")
-		}
-		switch d[p] {
-		case '>':
-			return p + 1, false, nil
-		case '/':
-			if p+1 < len(d) && d[p+1] == '>' {
-				return p + 2, true, nil
-			}
-			return p, false, s.syntax("malformed start tag")
-		}
-		ns := p
-		for p < len(d) && d[p] != '=' && !isSpace(d[p]) && d[p] != '>' && d[p] != '/' {
-			p++
-		}
-		name := d[ns:p]
-		for p < len(d) && isSpace(d[p]) {
-			p++
-		}
-		if len(name) == 0 || p >= len(d) || d[p] != '=' {
-			return p, false, s.syntax("attribute without value")
-		}
-		p++
-		for p < len(d) && isSpace(d[p]) {
-			p++
-		}
-		if p >= len(d) || (d[p] != '"' && d[p] != '\'') {
-			return p, false, s.syntax("unquoted attribute value")
-		}
-		q := d[p]
-		e := bytes.IndexByte(d[p+1:], q)
-		if e < 0 {
-			return p, false, s.syntax("unterminated attribute value")
-		}
-		val := d[p+1 : p+1+e]
-		if bytes.IndexByte(val, '<') >= 0 {
-			return p, false, s.syntax("'<' in attribute value")
-		}
-		if fn != nil {
-			if err := fn(name, val); err != nil {
-				return p, false, err
-			}
-		}
-		p += e + 2
-	}
-}
-
-func (s *scanner) startTag() error {
-	d := s.data
-	start := s.pos + 1
-	j := start
-	for j < len(d) && !isNameEnd(d[j]) {
-		j++
-	}
-	if j == start {
-		return s.syntax("empty element name")
-	}
-	qname := d[start:j]
+func (s *scanner) startTag() {
+	qname := s.tz.qname
 	local := localName(qname)
 	id := lookupElem(local)
 	depth := len(s.stack) // depth of the new element's parent count
-	if depth == 0 && id != eReport {
-		return &ParseError{Msg: fmt.Sprintf("root element is <%s>, not <Report>", local), Err: ErrNotReport}
-	}
-	var fn func(name, value []byte) error
 	switch {
 	case depth == 0:
-		// keep the root start tag for namespace prefix lookups
+		// keep the root's attributes for namespace prefix lookups
+		s.rootAttrs = append(s.rootAttrs[:0], s.tz.attrs...)
 	case id == eBody && depth == 1:
 		prefix := ""
 		if len(local) != len(qname) {
@@ -452,43 +784,28 @@ func (s *scanner) startTag() error {
 		if prefix != "" {
 			want = "xmlns:" + prefix
 		}
-		fn = func(name, value []byte) error {
-			if string(name) == want {
-				s.bodyNS = strings.TrimSpace(string(value))
-			}
-			return nil
+		if s.bodyNS == "" {
+			s.bodyNSFrom(s.rootAttrs, want)
 		}
-		if s.bodyNS == "" && s.rootTag != nil {
-			_, _, _ = (&scanner{data: s.rootTag}).attrs(0, func(name, value []byte) error {
-				if string(name) == want {
-					s.bodyNS = strings.TrimSpace(string(value))
-				}
-				return nil
-			})
-		}
+		s.bodyNSFrom(s.tz.attrs, want)
 	case id == eWarning && depth == 2 && s.stack[1].id == eBody:
 		s.warnLevel = LevelOther
-		fn = func(name, value []byte) error {
-			if string(name) == "type" {
-				s.warnLevel = warningLevel(string(value))
+		for _, a := range s.tz.attrs {
+			if string(a.name) == "type" {
+				s.warnLevel = warningLevel(string(a.value))
 			}
-			return nil
 		}
 	}
-	end, selfClose, err := s.attrs(j, fn)
-	if err != nil {
-		return err
-	}
-	if depth == 0 {
-		s.rootTag = d[j:end]
-	}
-	s.stack = append(s.stack, frame{id: id, off: int32(start), n: int32(j - start)})
-	s.pos = end
+	s.stack = append(s.stack, frame{id: id})
 	s.openElem()
-	if selfClose {
-		return s.closeElem()
+}
+
+func (s *scanner) bodyNSFrom(attrs []attrSpan, want string) {
+	for _, a := range attrs {
+		if string(a.name) == want {
+			s.bodyNS = strings.TrimSpace(string(a.value))
+		}
 	}
-	return nil
 }
 
 // at reports whether the stack (from Report) is exactly the given ids.
@@ -555,76 +872,15 @@ func (s *scanner) openElem() {
 }
 
 func (s *scanner) appendText(b []byte) error {
-	if bytes.IndexByte(b, '&') < 0 {
-		s.text = append(s.text, b...)
+	out, bad, ok := decodeText(s.text, b, false)
+	s.text = out
+	if ok {
 		return nil
 	}
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '&')
-		if i < 0 {
-			s.text = append(s.text, b...)
-			return nil
-		}
-		s.text = append(s.text, b[:i]...)
-		b = b[i:]
-		e := bytes.IndexByte(b, ';')
-		if e < 0 {
-			return s.syntax("unterminated entity reference")
-		}
-		ent := b[1:e]
-		switch string(ent) {
-		case "lt":
-			s.text = append(s.text, '<')
-		case "gt":
-			s.text = append(s.text, '>')
-		case "amp":
-			s.text = append(s.text, '&')
-		case "apos":
-			s.text = append(s.text, '\'')
-		case "quot":
-			s.text = append(s.text, '"')
-		default:
-			r, ok := charRef(ent)
-			if !ok {
-				return s.syntax("invalid entity reference &%s;", ent)
-			}
-			s.text = utf8.AppendRune(s.text, r)
-		}
-		b = b[e+1:]
+	if bad == nil {
+		return s.syntax("unterminated entity reference")
 	}
-	return nil
-}
-
-func charRef(ent []byte) (rune, bool) {
-	if len(ent) < 2 || ent[0] != '#' {
-		return 0, false
-	}
-	base, digits := 10, ent[1:]
-	if digits[0] == 'x' {
-		base, digits = 16, digits[1:]
-	}
-	if len(digits) == 0 || len(digits) > 8 {
-		return 0, false
-	}
-	var n rune
-	for _, c := range digits {
-		var v rune
-		switch {
-		case c >= '0' && c <= '9':
-			v = rune(c - '0')
-		case base == 16 && c >= 'a' && c <= 'f':
-			v = rune(c-'a') + 10
-		case base == 16 && c >= 'A' && c <= 'F':
-			v = rune(c-'A') + 10
-		default:
-			return 0, false
-		}
-		n = n*rune(base) + v
-	}
-	if !utf8.ValidRune(n) || n == 0 {
-		return 0, false
-	}
-	return n, true
+	return s.syntax("invalid entity reference &%s;", bad)
 }
 
 func (s *scanner) closeElem() error {
