@@ -3,6 +3,8 @@ package jma
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -123,5 +125,70 @@ func BenchmarkParse(b *testing.B) {
 		if _, err := Parse(doc); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkParseFastVsSlow times Parse, which takes the fast path on
+// earthquake documents, and parseSlow (encoding/xml only) on the same
+// document in the same run, interleaved (one slow run every 4 iterations,
+// at least 3), and reports the fastest run of each in milliseconds — the
+// figure least disturbed by other load on a shared machine — and their
+// ratio. Documents: the national-scale VXSE53 and, when ../shared is there,
+// the largest earthquake sample. The default ns/op mixes both paths.
+func BenchmarkParseFastVsSlow(b *testing.B) {
+	docs := []struct {
+		name string
+		data []byte
+	}{{"national_VXSE53", nationalVXSE53()}}
+	if dir := samplesDirOptional(); dir != "" {
+		paths, _ := filepath.Glob(filepath.Join(dir, "VXSE5*.xml"))
+		var largest []byte
+		for _, p := range paths {
+			if data, err := os.ReadFile(p); err == nil && len(data) > len(largest) {
+				largest = data
+			}
+		}
+		if largest != nil {
+			docs = append(docs, struct {
+				name string
+				data []byte
+			}{"largest_earthquake_sample", largest})
+		}
+	}
+	for _, doc := range docs {
+		b.Run(doc.name, func(b *testing.B) {
+			if _, ok := fastUnmarshal(doc.data); !ok {
+				b.Fatal("the fast path does not take the document")
+			}
+			b.SetBytes(int64(len(doc.data)))
+			b.ReportAllocs()
+			fastMin, slowMin := time.Duration(1<<62), time.Duration(1<<62)
+			slowRuns, i := 0, 0
+			slow := func() {
+				t0 := time.Now()
+				if _, err := parseSlow(doc.data); err != nil {
+					b.Fatal(err)
+				}
+				slowMin = min(slowMin, time.Since(t0))
+				slowRuns++
+			}
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := Parse(doc.data); err != nil {
+					b.Fatal(err)
+				}
+				fastMin = min(fastMin, time.Since(t0))
+				if i%4 == 0 {
+					slow()
+				}
+				i++
+			}
+			for slowRuns < 3 {
+				slow()
+			}
+			b.ReportMetric(float64(fastMin.Nanoseconds())/1e6, "fast_ms")
+			b.ReportMetric(float64(slowMin.Nanoseconds())/1e6, "slow_ms")
+			b.ReportMetric(float64(slowMin)/float64(fastMin), "x_faster")
+		})
 	}
 }

@@ -30,7 +30,50 @@ type fastDecoder struct {
 	why      string
 	local    []byte // local name of the child element child just opened
 	reportNS string // default namespace declared on Report ("" if none)
+	doc      string // the document, which field values are substrings of
 	buf      []byte // text of the element being read
+
+	// The national VXSE53 has thousands of cities and stations: they are
+	// allocated in chunks rather than one slice growth at a time.
+	areas    slab[rawArea]
+	cities   slab[rawCity]
+	stations slab[rawStation]
+}
+
+// slab hands out the elements of slices from shared chunks. The elements
+// one parent gets between begin and end are consecutive in a chunk, and the
+// parent's slice is that run, capped so that a later append copies.
+type slab[T any] struct{ buf []T }
+
+// begin starts a run for one parent.
+func (s *slab[T]) begin() int { return len(s.buf) }
+
+// add returns a new zero element of the run started at *mark. When the
+// chunk is full, the run moves to a new chunk and *mark follows it.
+func (s *slab[T]) add(mark *int) *T {
+	if len(s.buf) == cap(s.buf) {
+		run := s.buf[*mark:]
+		c := min(max(2*cap(s.buf), 16), 1024)
+		nb := make([]T, len(run), max(c, 2*len(run)))
+		copy(nb, run)
+		s.buf, *mark = nb, 0
+	}
+	var zero T
+	s.buf = append(s.buf, zero)
+	return &s.buf[len(s.buf)-1]
+}
+
+// end appends the run started at mark to dst, as encoding/xml appends one
+// element per start tag (dst is nil for a new parent: no copy then).
+func (s *slab[T]) end(dst []T, mark int) []T {
+	run := s.buf[mark:len(s.buf):len(s.buf)]
+	if len(run) == 0 {
+		return dst
+	}
+	if dst == nil {
+		return run
+	}
+	return append(dst, run...)
 }
 
 // fastUnmarshal is unmarshalRaw for the documents it handles: it returns the
@@ -51,6 +94,7 @@ func fastDecode(data []byte) (*rawReport, string) {
 	var attrs [8]attrSpan
 	f := &fastDecoder{tz: tokenizer{data: data, exact: true, open: open[:0], attrs: attrs[:0]}, ok: true}
 	f.buf = make([]byte, 0, 128)
+	f.doc = string(data)
 	// Before the root: the XML declaration, comments and white space.
 	for {
 		k, err := f.tz.next()
@@ -120,9 +164,12 @@ func (f *fastDecoder) child() bool {
 // text reads the rest of the element just opened and returns its character
 // data: the direct text, decoded and joined, without that of child
 // elements, which are skipped. It is what encoding/xml stores in a string
-// field or a ",chardata" field.
+// field or a ",chardata" field. Text that needs no decoding, by far the most
+// common, is a substring of the document's string: one copy of the document
+// instead of one allocation per field.
 func (f *fastDecoder) text() string {
-	f.buf = f.buf[:0]
+	var first []byte
+	firstOff, n, plain := 0, 0, false
 	for f.ok {
 		k, err := f.tz.next()
 		if err != nil {
@@ -131,10 +178,27 @@ func (f *fastDecoder) text() string {
 		}
 		switch k {
 		case tokText:
-			f.buf, _, _ = decodeText(f.buf, f.tz.tok, true) // checked by the tokenizer
+			n++
+			switch n {
+			case 1:
+				first, firstOff, plain = f.tz.tok, f.tz.mark, f.tz.plain
+				continue
+			case 2:
+				f.buf, _, _ = decodeText(f.buf[:0], first, true) // checked by the tokenizer
+			}
+			f.buf, _, _ = decodeText(f.buf, f.tz.tok, true)
 		case tokStart:
 			f.skip()
 		case tokEnd:
+			switch {
+			case n == 0:
+				return ""
+			case n > 1:
+				return string(f.buf)
+			case plain:
+				return f.doc[firstOff : firstOff+len(first)]
+			}
+			f.buf, _, _ = decodeText(f.buf[:0], first, true)
 			return string(f.buf)
 		case tokEOF, tokCDATA:
 			f.giveUp("unexpected token")
@@ -462,6 +526,8 @@ func (f *fastDecoder) observation(o *rawObservation) {
 }
 
 func (f *fastDecoder) pref(p *rawPref) {
+	mark := f.areas.begin()
+	defer func() { p.Area = f.areas.end(p.Area, mark) }()
 	for f.child() {
 		switch string(f.local) {
 		case "Name":
@@ -473,8 +539,7 @@ func (f *fastDecoder) pref(p *rawPref) {
 		case "Revise":
 			p.Revise = f.text()
 		case "Area":
-			p.Area = append(p.Area, rawArea{})
-			f.area(&p.Area[len(p.Area)-1])
+			f.area(f.areas.add(&mark))
 		default:
 			f.skip()
 		}
@@ -482,6 +547,8 @@ func (f *fastDecoder) pref(p *rawPref) {
 }
 
 func (f *fastDecoder) area(a *rawArea) {
+	mark := f.cities.begin()
+	defer func() { a.City = f.cities.end(a.City, mark) }()
 	for f.child() {
 		switch string(f.local) {
 		case "Name":
@@ -493,8 +560,7 @@ func (f *fastDecoder) area(a *rawArea) {
 		case "Revise":
 			a.Revise = f.text()
 		case "City":
-			a.City = append(a.City, rawCity{})
-			f.city(&a.City[len(a.City)-1])
+			f.city(f.cities.add(&mark))
 		default:
 			f.skip()
 		}
@@ -502,6 +568,8 @@ func (f *fastDecoder) area(a *rawArea) {
 }
 
 func (f *fastDecoder) city(c *rawCity) {
+	mark := f.stations.begin()
+	defer func() { c.Station = f.stations.end(c.Station, mark) }()
 	for f.child() {
 		switch string(f.local) {
 		case "Name":
@@ -515,8 +583,7 @@ func (f *fastDecoder) city(c *rawCity) {
 		case "Revise":
 			c.Revise = f.text()
 		case "IntensityStation":
-			c.Station = append(c.Station, rawStation{})
-			f.station(&c.Station[len(c.Station)-1])
+			f.station(f.stations.add(&mark))
 		default:
 			f.skip()
 		}

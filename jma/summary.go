@@ -209,6 +209,7 @@ type tokenizer struct {
 	rootSeen bool
 
 	tok   []byte     // tokText, tokCDATA: the content
+	plain bool       // tokText in exact mode: tok has no reference and no '\r'
 	qname []byte     // tokStart: the qualified element name
 	attrs []attrSpan // tokStart: the attributes, reused from tag to tag
 }
@@ -246,8 +247,11 @@ func (t *tokenizer) next() (tokKind, error) {
 		}
 		t.tok = d[t.pos : t.pos+i]
 		t.pos += i
-		if t.exact && !validText(t.tok, false) {
-			return 0, t.syntax("character data the fast path does not read")
+		if t.exact {
+			var ok bool
+			if ok, t.plain = validText(t.tok, false); !ok {
+				return 0, t.syntax("character data the fast path does not read")
+			}
 		}
 		return tokText, nil
 	}
@@ -461,8 +465,10 @@ func (t *tokenizer) scanAttrs(p int) (int, bool, error) {
 		if bytes.IndexByte(val, '<') >= 0 {
 			return p, false, t.syntax("'<' in attribute value")
 		}
-		if t.exact && (!validName(name) || !validText(val, true)) {
-			return p, false, t.syntax("attribute the fast path does not read")
+		if t.exact {
+			if ok, _ := validText(val, true); !ok || !validName(name) {
+				return p, false, t.syntax("attribute the fast path does not read")
+			}
 		}
 		t.attrs = append(t.attrs, attrSpan{name: name, value: val})
 		p += e + 2
@@ -504,41 +510,48 @@ func isXMLChar(r rune) bool {
 // validText reports whether encoding/xml reads the raw text b (character
 // data, or an attribute value when attr) without error and the way
 // decodeText decodes it: valid UTF-8 in the XML Char range, references that
-// entityRune knows, and in character data no "]]>".
-func validText(b []byte, attr bool) bool {
-	for i := 0; i < len(b); {
+// entityRune knows, and in character data no "]]>". plain reports that b
+// has neither a reference nor a '\r', so that it decodes to itself.
+func validText(b []byte, attr bool) (ok, plain bool) {
+	if !utf8.Valid(b) {
+		return false, false
+	}
+	plain = true
+	for i := 0; i < len(b); i++ {
 		c := b[i]
-		switch {
-		case c >= 0x20 && c < utf8.RuneSelf && c != '&' && c != '>':
-			i++
-		case c == '\n' || c == '\t' || c == '\r':
-			i++
-		case c == '>':
-			if !attr && i >= 2 && b[i-1] == ']' && b[i-2] == ']' {
-				return false
+		if c >= 0x20 && c != '&' && c != '>' && c != 0xEF {
+			continue // ASCII, or part of a character other than U+Exxx–U+Fxxx
+		}
+		switch c {
+		case '\n', '\t':
+		case '\r':
+			plain = false
+		case 0xEF:
+			// In valid UTF-8, U+FFFE and U+FFFF are the only characters
+			// outside the Char range (surrogates are not valid UTF-8).
+			if b[i+1] == 0xBF && (b[i+2] == 0xBE || b[i+2] == 0xBF) {
+				return false, false
 			}
-			i++
-		case c == '&':
+		case '>':
+			if !attr && i >= 2 && b[i-1] == ']' && b[i-2] == ']' {
+				return false, false
+			}
+		case '&':
 			e := bytes.IndexByte(b[i:], ';')
 			if e < 0 {
-				return false
+				return false, false
 			}
 			r, ok := entityRune(b[i+1 : i+e])
 			if !ok || !isXMLChar(r) {
-				return false
+				return false, false
 			}
-			i += e + 1
-		case c >= utf8.RuneSelf:
-			r, n := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError && n == 1 || !isXMLChar(r) {
-				return false
-			}
-			i += n
+			plain = false
+			i += e
 		default:
-			return false
+			return false, false // a control character
 		}
 	}
-	return true
+	return true, plain
 }
 
 // xmlDeclExact reports whether the processing instruction pi ("<?…?>") is an
