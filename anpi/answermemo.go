@@ -14,53 +14,72 @@ type tokenNote struct {
 	locale Locale
 }
 
-// tokenMemoSize is how many tokens one generation of a tokenMemo holds:
-// the memo keeps between one and two generations, about 35 MB at most,
-// enough for a survey of 100,000 recipients and its reminders.
-const tokenMemoSize = 1 << 17
+// memoSize is how many entries one generation of a memo holds: a memo
+// keeps between one and two generations, enough for a survey of 100,000
+// recipients and its reminders (a few tens of MB at most).
+const memoSize = 1 << 17
+
+// memo is a bounded map of what the Service made or read lately: when the
+// current generation is full it becomes the old one, and the old one is
+// dropped. Its users never depend on finding an entry: a forgotten one is
+// read or made again.
+type memo[K comparable, V any] struct {
+	mu       sync.Mutex
+	cur, old map[K]V
+}
+
+func (m *memo[K, V]) get(k K) (V, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v, ok := m.cur[k]; ok {
+		return v, true
+	}
+	v, ok := m.old[k]
+	return v, ok
+}
+
+// take is get, and forgets the entry.
+func (m *memo[K, V]) take(k K) (V, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v, ok := m.cur[k]; ok {
+		delete(m.cur, k)
+		return v, true
+	}
+	v, ok := m.old[k]
+	if ok {
+		delete(m.old, k)
+	}
+	return v, ok
+}
+
+func (m *memo[K, V]) put(k K, v V) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.putLocked(k, v)
+}
+
+func (m *memo[K, V]) putAll(ks []K, vs []V) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, k := range ks {
+		m.putLocked(k, vs[i])
+	}
+}
+
+func (m *memo[K, V]) putLocked(k K, v V) {
+	if m.cur == nil || len(m.cur) >= memoSize {
+		m.old, m.cur = m.cur, make(map[K]V, 1024)
+	}
+	m.cur[k] = v
+}
 
 // tokenMemo remembers the answer tokens the Service made or read lately,
 // so that an answer through a link costs no read of the token: the store
 // checks in the answer's own transaction that the token is still usable
 // (Response.ViaToken), so the memo never has to know about revocations or
-// expiry, and a token it forgot is read again. It is bounded: when the
-// current generation is full it becomes the old one, and the old one is
-// dropped.
-type tokenMemo struct {
-	mu       sync.Mutex
-	cur, old map[TokenHash]tokenNote
-}
-
-func (m *tokenMemo) get(h TokenHash) (tokenNote, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if n, ok := m.cur[h]; ok {
-		return n, true
-	}
-	n, ok := m.old[h]
-	return n, ok
-}
-
-func (m *tokenMemo) put(h TokenHash, n tokenNote) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.putLocked(h, n)
-}
-
-func (m *tokenMemo) putAll(hs []TokenHash, ns []tokenNote) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i, h := range hs {
-		m.putLocked(h, ns[i])
-	}
-}
-
-func (m *tokenMemo) putLocked(h TokenHash, n tokenNote) {
-	if m.cur == nil || len(m.cur) >= tokenMemoSize {
-		m.old, m.cur = m.cur, make(map[TokenHash]tokenNote, 1024)
-	}
-	m.cur[h] = n
-}
+// expiry, and a token it forgot is read again.
+type tokenMemo = memo[TokenHash, tokenNote]
 
 // surveyMemoTTL is how long the Service answers from a survey it read: the
 // form a posted answer is parsed against. Whether the survey is still open

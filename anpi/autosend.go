@@ -550,8 +550,10 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 	var eff Effect
 	var rest []*User     // users of the chunks after the first, when known
 	var restIDs []UserID // or the IDs they are still to be found among
+	var target *Survey   // the survey asked
+	var links minted     // the answer links of a chunk, kept once it commits
 	err := s.st.InTx(ctx, func(tx Tx) error {
-		eff, rest, restIDs = eff0, nil, nil // InTx may run fn again
+		eff, rest, restIDs, links = eff0, nil, nil, minted{} // InTx may run fn again
 		sv, free, replay, err := findSurvey(ctx, tx, surveyBase(&d), repID)
 		if err != nil {
 			return err
@@ -599,12 +601,13 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 				return err
 			}
 		}
-		eff.Survey = sv.ID
-		return s.ask(ctx, tx, sv.ID, first, now, &eff, action, fmt.Sprintf("rule %s, event %s, report %s", d.Rule, d.Event, repID))
+		eff.Survey, target = sv.ID, sv
+		return s.ask(ctx, tx, sv, first, now, &eff, &links, action, fmt.Sprintf("rule %s, event %s, report %s", d.Rule, d.Event, repID))
 	})
 	if err != nil {
 		return eff0, fmt.Errorf("anpi: %s for rule %s, event %s: %w", d.Action, d.Rule, d.Event, err)
 	}
+	s.keepLinks(&links)
 	s.enqueued(eff.Queued)
 	for _, id := range restIDs {
 		if u := s.activeUser(ctx, id, d.Rule); u != nil {
@@ -617,8 +620,8 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 		chunk := rest[:min(len(rest), size)]
 		var part Effect
 		err := s.st.InTx(ctx, func(tx Tx) error {
-			part = Effect{} // InTx may run fn again
-			return s.ask(ctx, tx, eff.Survey, chunk, now, &part, action,
+			part, links = Effect{}, minted{} // InTx may run fn again
+			return s.ask(ctx, tx, target, chunk, now, &part, &links, action,
 				fmt.Sprintf("rule %s, event %s, report %s, continued", d.Rule, d.Event, repID))
 		})
 		if err != nil {
@@ -627,6 +630,7 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 			return eff0, fmt.Errorf("anpi: %s for rule %s, event %s: survey %s: %d of %d recipients written: %w",
 				d.Action, d.Rule, d.Event, eff.Survey, eff.Recipients, eff.Recipients+len(rest), err)
 		}
+		s.keepLinks(&links)
 		s.enqueued(part.Queued)
 		eff.Recipients += part.Recipients
 		eff.Queued += part.Queued
@@ -656,8 +660,11 @@ func (s *Service) activeUser(ctx context.Context, id UserID, rule string) *User 
 
 // ask makes users recipients of survey sv, each with his first delivery,
 // and audits it (action, with why in the detail), in tx; it adds what it
-// did to eff.
-func (s *Service) ask(ctx context.Context, tx Tx, sv SurveyID, users []*User, now time.Time, eff *Effect, action, why string) error {
+// did to eff. Each queued delivery's answer link is made here and its
+// token stored in tx, the link's text kept in links: once tx commits
+// (keepLinks), rendering the delivery writes nothing, so the first messages
+// of a send do not wait for the writer behind the next chunk.
+func (s *Service) ask(ctx context.Context, tx Tx, sv *Survey, users []*User, now time.Time, eff *Effect, links *minted, action, why string) error {
 	tree, err := tx.Departments(ctx)
 	if err != nil {
 		return err
@@ -665,15 +672,15 @@ func (s *Service) ask(ctx context.Context, tx Tx, sv SurveyID, users []*User, no
 	rs := make([]Recipient, len(users))
 	uids := make([]UserID, len(users))
 	for i, u := range users {
-		rs[i] = NewRecipient(sv, u, tree)
+		rs[i] = NewRecipient(sv.ID, u, tree)
 		uids[i] = u.ID
 	}
-	n, err := tx.AddRecipients(ctx, sv, rs)
+	n, err := tx.AddRecipients(ctx, sv.ID, rs)
 	if err != nil {
 		return err
 	}
 	if n != len(rs) {
-		return Errorf(Internal, "anpi: survey %s: %d recipients checked new, the store added %d", sv, len(rs), n)
+		return Errorf(Internal, "anpi: survey %s: %d recipients checked new, the store added %d", sv.ID, len(rs), n)
 	}
 	contacts, err := tx.ContactsOf(ctx, uids)
 	if err != nil {
@@ -682,21 +689,29 @@ func (s *Service) ask(ctx context.Context, tx Tx, sv SurveyID, users []*User, no
 	ds := make([]*Delivery, 0, len(users))
 	queued, noContact := 0, 0
 	for _, u := range users {
-		dl := s.firstDelivery(sv, u, contacts[u.ID], now)
+		dl := s.firstDelivery(sv.ID, u, contacts[u.ID], now)
 		if dl.State == SkippedNoContact {
 			noContact++
 		} else {
 			queued++
+			if err := s.mintLink(links, sv, u, dl, now); err != nil {
+				return err
+			}
 		}
 		ds = append(ds, dl)
 	}
 	if _, err := tx.EnqueueDeliveries(ctx, ds); err != nil {
 		return err
 	}
+	if len(links.tokens) > 0 {
+		if err := tx.PutAnswerTokens(ctx, links.tokens); err != nil {
+			return err
+		}
+	}
 	eff.Recipients += n
 	eff.Queued += queued
 	eff.NoContact += noContact
-	_, err = tx.AppendAudit(ctx, &AuditEntry{At: now, Action: action, TargetKind: "survey", TargetID: string(sv),
+	_, err = tx.AppendAudit(ctx, &AuditEntry{At: now, Action: action, TargetKind: "survey", TargetID: string(sv.ID),
 		Detail: fmt.Sprintf("%s: %d new recipients, %d deliveries queued, %d without a contact", why, n, queued, noContact)})
 	return err
 }

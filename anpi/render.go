@@ -53,7 +53,9 @@ func correctionTemplate() *Template {
 // never broken ones, and for email then the work email. It returns the
 // contact it used ("" for the work email); a recipient with none is
 // NotFound. A first send or reminder gets a fresh answer token, of which the
-// store keeps only the hash (expiring at the survey's deadline, if any); the
+// store keeps only the hash (expiring at the survey's deadline, if any),
+// except the first Render of an auto-send's delivery on the Service that
+// enqueued it, which uses the link made and stored with the delivery; the
 // text is the survey's template (or DefaultTemplate) in the user's locale
 // and the channel's style: long for email, short for push and LINE, at most
 // MaxSMSLen characters for SMS, and for voice the short text without a link
@@ -246,7 +248,9 @@ func (s *Service) render(ctx context.Context, d *Delivery, c *renderCache) (*cha
 	}
 	v := e.values(u)
 	var tok *AnswerToken
-	if !correction && d.Channel != VoiceChannel {
+	if text, ok := s.takeLink(d); ok && !correction && d.Channel != VoiceChannel {
+		v.URL = s.answerURL(text) // made and stored with the delivery
+	} else if !correction && d.Channel != VoiceChannel {
 		newToken := s.newToken
 		if d.Channel == SMSChannel {
 			newToken = s.newShortToken // 70 characters must hold the link and the event

@@ -2,8 +2,10 @@ package anpi_test
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
@@ -129,4 +131,44 @@ func TestRenderStoredTemplate(t *testing.T) {
 
 func TestDefaultTemplateIsValid(t *testing.T) {
 	require.NoError(t, anpi.DefaultTemplate().Validate())
+}
+
+// TestAutoSendMakesLinksWithDeliveries: an auto-send stores each
+// delivery's answer token in the transaction that enqueues it, and the
+// first Render of the delivery uses that link (nothing to write before the
+// message goes); a second Render (a retry), or another Service over the
+// same store, makes a fresh link, as Render always did.
+func TestAutoSendMakesLinksWithDeliveries(t *testing.T) {
+	e := newEnv(t, quakeRule)
+	enqueuedAt := e.clock.Now()
+	sv := e.feed(docVXSE51).Effects[0].Survey
+	e.clock.Advance(time.Minute)
+	d := e.deliveries(sv)["noto/fcm"]
+
+	created := func(tok string) time.Time {
+		t.Helper()
+		h, err := anpi.HashAnswerToken(tok)
+		require.NoError(t, err)
+		at, err := e.st.AnswerToken(e.ctx, h)
+		require.NoError(t, err)
+		require.Equal(t, sv, at.SurveyID)
+		require.Equal(t, anpi.UserID("noto"), at.UserID)
+		return at.CreatedAt
+	}
+	first := e.linkFor(sv, "noto/fcm")
+	require.Equal(t, enqueuedAt, created(first), "stored with the delivery, before it was rendered")
+	again := e.linkFor(sv, "noto/fcm")
+	require.NotEqual(t, first, again)
+	require.Equal(t, e.clock.Now(), created(again), "a retry gets a fresh link")
+
+	other := e.newService(&anpi.Options{Rand: rand.NewChaCha8([32]byte{2})})
+	m, _, err := other.Render(e.ctx, d)
+	require.NoError(t, err)
+	require.Equal(t, e.clock.Now(), created(tokenOf(t, m.URL)), "another replica makes its own")
+
+	// Each link answers.
+	for _, tok := range []string{first, again} {
+		_, err := e.svc.AnswerByToken(e.ctx, tok, []anpi.Answer{{QuestionID: anpi.QuestionSelf, Choices: []string{"safe"}}}, anpi.ViaWeb)
+		require.NoError(t, err)
+	}
 }

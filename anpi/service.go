@@ -123,14 +123,15 @@ type Service struct {
 	remind   ReminderPolicy // Options.AutoReminders
 	tick     time.Duration
 	maxRetry int
-	summary  time.Duration // Options.SummaryAfter; negative: none
-	fu       followState   // what FollowUp did, so a tick does not redo it
-	cc       onboarding    // contact checks and invitations (contactcheck.go)
-	notifier Notifier      // Options.Notifier (messaging.go)
-	onEnq    func()        // Options.OnEnqueue
-	phones   phoneIndexes  // who an SMS reply or a call answers for (phone.go)
-	tokens   tokenMemo     // answer tokens made or read lately (answermemo.go)
-	answered surveyMemo    // surveys answered lately, with their forms
+	summary  time.Duration            // Options.SummaryAfter; negative: none
+	fu       followState              // what FollowUp did, so a tick does not redo it
+	cc       onboarding               // contact checks and invitations (contactcheck.go)
+	notifier Notifier                 // Options.Notifier (messaging.go)
+	onEnq    func()                   // Options.OnEnqueue
+	phones   phoneIndexes             // who an SMS reply or a call answers for (phone.go)
+	tokens   tokenMemo                // answer tokens made or read lately (answermemo.go)
+	links    memo[DeliveryID, string] // links made with their deliveries (links.go)
+	answered surveyMemo               // surveys answered lately, with their forms
 
 	randMu sync.Mutex
 	rand   io.Reader
