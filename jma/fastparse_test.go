@@ -185,13 +185,29 @@ const fastObs = `<Intensity><Observation><MaxInt>5+</MaxInt><Pref><Name>石川�
 // encoding/xml does, and the inputs it must leave to encoding/xml (fast
 // false), malformed ones included: for all, Parse must equal parseSlow.
 func TestFastParseEdgeCases(t *testing.T) {
-	tests := []struct {
-		name string
-		doc  string
-		fast bool
-	}{
+	for _, tc := range fastEdgeCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			why := checkFastVsSlow(t, []byte(tc.doc))
+			if tc.fast {
+				require.Empty(t, why, "the fast path must take this document")
+			} else {
+				require.NotEmpty(t, why, "the fast path must leave this document to encoding/xml")
+			}
+		})
+	}
+}
+
+type fastEdgeCase struct {
+	name string
+	doc  string
+	fast bool // whether the fast path must take the document
+}
+
+// fastEdgeCases are the documents of TestFastParseEdgeCases, also seeds of
+// FuzzParseFastVsSlow.
+func fastEdgeCases() []fastEdgeCase {
+	return []fastEdgeCase{
 		{"plain", eqDoc(fastObs), true},
-		{"entities and character references", eqDoc(`<Comments><FreeFormComment>a&amp;b&lt;c&gt;d&apos;e&quot;f&#x5C0F;&#23567;&#X41;</FreeFormComment></Comments>`), false},
 		{"references", eqDoc(`<Comments><FreeFormComment>a&amp;b&lt;c&gt;d&apos;e&quot;f&#x5C0F;&#23567;&#x10FFFF;</FreeFormComment></Comments>` + fastObs), true},
 		{"CRLF in text and attributes", strings.ReplaceAll(eqDoc(`<Comments><FreeFormComment>a
 b
@@ -219,6 +235,8 @@ c</FreeFormComment></Comments>`+fastObs), "\n", "\r\n"), true},
 		{"BOM", "\ufeff" + eqDoc(fastObs), true},
 		{"intensity error is the same", eqDoc(strings.Replace(fastObs, "<Int>5+</Int>", "<Int>8</Int>", 1)), true},
 		{"bad time is the same", strings.Replace(eqDoc(fastObs), "2024-01-01T07:24:00Z", "yesterday", 1), true},
+		{"U+FFFD, DEL and tabs", eqDoc("<Text>\ufffd\x7f\t</Text><Earthquake><jmx_eb:Magnitude description=\"\t\ufffd\x7f\">7</jmx_eb:Magnitude></Earthquake>"), true},
+		{"attributes without space between them", eqDoc(`<Earthquake><jmx_eb:Magnitude type="Mj"description="M7">7</jmx_eb:Magnitude ><Condition >x</Condition ></Earthquake>`), true},
 		{"cancel", strings.Replace(eqDoc(`<Text>取り消します。</Text>`), "<InfoType>発表</InfoType>", "<InfoType>取消</InfoType>", 1), true},
 
 		// Left to encoding/xml although it reads them.
@@ -234,6 +252,7 @@ c</FreeFormComment></Comments>`+fastObs), "\n", "\r\n"), true},
 		{"prefixed Report", strings.Replace(strings.Replace(eqDoc(fastObs), "<Report ", `<r:Report xmlns:r="x" `, 1), "</Report>", "</r:Report>", 1), false},
 		{"surrogate character reference", eqDoc(`<Text>&#xD800;</Text>`), false},
 		{"long character reference", eqDoc(`<Text>&#0000000065;</Text>`), false},
+		{"Body in no namespace", strings.Replace(eqDoc(fastObs), seismoBody, `<Body xmlns="">`, 1), false},
 		{"meteorology Body", strings.Replace(eqDoc(`<Warning type="x"/>`), "body/seismology1/", "body/meteorology1/", 1), false},
 		{"no Body", strings.Replace(eqDoc(""), seismoBody+"\n\n</Body>", "", 1), false},
 		{"Tsunami", eqDoc(`<Tsunami><Forecast/></Tsunami>`), false},
@@ -250,7 +269,12 @@ c</FreeFormComment></Comments>`+fastObs), "\n", "\r\n"), true},
 		{"control character", eqDoc("<Text>a\x01b</Text>"), false},
 		{"NUL reference", eqDoc("<Text>&#0;</Text>"), false},
 		{"control character reference", eqDoc("<Text>&#1;</Text>"), false},
+		{"U+FFFE in text", eqDoc("<Text>\ufffe</Text>"), false},
+		{"U+FFFF in an attribute", eqDoc("<Earthquake><jmx_eb:Magnitude type=\"\uffff\">7</jmx_eb:Magnitude></Earthquake>"), false},
+		{"U+FFFE reference", eqDoc(`<Text>&#xFFFE;</Text>`), false},
+		{"reference past U+10FFFF", eqDoc(`<Text>&#x110000;</Text>`), false},
 		{"unknown entity", eqDoc(`<Text>&nbsp;</Text>`), false},
+		{"capital X in a character reference", eqDoc(`<Text>&#X41;</Text>`), false},
 		{"unterminated reference", eqDoc(`<Text>a & b</Text>`), false},
 		{"mismatched end tag", eqDoc(`<Text>a</Txt>`), false},
 		{"unquoted attribute", eqDoc(`<Earthquake><jmx_eb:Magnitude type=Mj>7</jmx_eb:Magnitude></Earthquake>`), false},
@@ -262,14 +286,99 @@ c</FreeFormComment></Comments>`+fastObs), "\n", "\r\n"), true},
 		{"Shift_JIS", strings.Replace(eqDoc(fastObs), `encoding="UTF-8"`, `encoding="Shift_JIS"`, 1), false},
 		{"version 1.1", strings.Replace(eqDoc(fastObs), `version="1.0"`, `version="1.1"`, 1), false},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			why := checkFastVsSlow(t, []byte(tc.doc))
-			if tc.fast {
-				require.Empty(t, why, "the fast path must take this document")
-			} else {
-				require.NotEmpty(t, why, "the fast path must leave this document to encoding/xml")
+}
+
+// writeFields writes, for every field of the raw struct type typ, elements
+// (two for a slice) or attributes with distinct values, following the xml
+// tags. skip names the element paths (from Body) left out.
+func writeFields(b *strings.Builder, typ reflect.Type, path string, n *int, skip map[string]bool) {
+	for i := range typ.NumField() {
+		fld := typ.Field(i)
+		tag, opts, _ := strings.Cut(fld.Tag.Get("xml"), ",")
+		if fld.Name == "XMLName" || opts == "attr" {
+			continue
+		}
+		if opts == "chardata" {
+			*n++
+			fmt.Fprintf(b, "v%d", *n)
+			continue
+		}
+		names := strings.Split(tag, ">")
+		p := path + "/" + strings.Join(names, "/")
+		if skip[p] {
+			continue
+		}
+		ft := fld.Type
+		count := 1
+		if ft.Kind() == reflect.Slice {
+			ft, count = ft.Elem(), 2
+		}
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		for range count {
+			for _, nm := range names[:len(names)-1] {
+				fmt.Fprintf(b, "<%s>", nm)
 			}
-		})
+			last := names[len(names)-1]
+			b.WriteString("<" + last)
+			if ft.Kind() == reflect.Struct {
+				for j := range ft.NumField() {
+					if name, opts, _ := strings.Cut(ft.Field(j).Tag.Get("xml"), ","); opts == "attr" {
+						*n++
+						fmt.Fprintf(b, ` %s="a%d"`, name, *n)
+					}
+				}
+			}
+			if last == "Body" {
+				b.WriteString(` xmlns="` + NamespaceSeismology + `"`)
+			}
+			b.WriteString(">")
+			if ft.Kind() == reflect.Struct {
+				writeFields(b, ft, p, n, skip)
+			} else {
+				*n++
+				fmt.Fprintf(b, "v%d", *n)
+			}
+			b.WriteString("</" + last + ">\n")
+			for k := len(names) - 2; k >= 0; k-- {
+				fmt.Fprintf(b, "</%s>", names[k])
+			}
+		}
+	}
+}
+
+// TestFastParseCoversRawFields builds, from the raw structures' xml tags, a
+// document with every field the fast path decodes (all but Body/Tsunami,
+// Body/Warning and Body/Intensity/Forecast, which make it give up) and
+// checks that the fast path decodes it as encoding/xml does. A field added
+// to a raw structure without teaching fastparse.go fails here.
+func TestFastParseCoversRawFields(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<Report>\n")
+	n := 0
+	skip := map[string]bool{"/Body/Tsunami": true, "/Body/Warning": true, "/Body/Intensity/Forecast": true}
+	writeFields(&b, reflect.TypeFor[rawReport](), "", &n, skip)
+	b.WriteString("</Report>\n")
+	doc := b.String()
+	require.Greater(t, n, 100, "every field has a value")
+	require.Empty(t, checkFastVsSlow(t, []byte(doc)), doc)
+	raw, _ := fastUnmarshal([]byte(doc))
+	require.Len(t, raw.Body.Intensity.Observation.Pref[1].Area[1].City[1].Station, 2)
+	require.Regexp(t, `^a\d+$`, raw.Head.Headline.Information[0].Type, "attributes are written and read")
+	require.Regexp(t, `^a\d+$`, raw.Body.Earthquake[0].Magnitude[1].Condition)
+	require.NotEmpty(t, raw.Body.Earthquake[1].Area.Coordinate[1].Value)
+
+	// Each skipped part alone makes the fast path give up.
+	for p := range skip {
+		others := map[string]bool{}
+		for q := range skip {
+			others[q] = q != p
+		}
+		var b strings.Builder
+		b.WriteString("<Report>\n")
+		writeFields(&b, reflect.TypeFor[rawReport](), "", new(int), others)
+		b.WriteString("</Report>\n")
+		require.NotEmpty(t, checkFastVsSlow(t, []byte(b.String())), p)
 	}
 }

@@ -60,6 +60,22 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// FuzzParseFastVsSlow checks the fast path of Parse against encoding/xml:
+// for any input, no panic; where the fast path takes the input, encoding/xml
+// decodes it too, into the same raw structures; Parse and parseSlow return
+// the same report or an error with the same message (checkFastVsSlow).
+func FuzzParseFastVsSlow(f *testing.F) {
+	seedCorpus(f, false)
+	for _, tc := range fastEdgeCases() {
+		if len(tc.doc) <= 64<<10 {
+			f.Add([]byte(tc.doc))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkFastVsSlow(t, data)
+	})
+}
+
 // FuzzFeed checks that ParseFeed and TypeFromURL never panic.
 func FuzzFeed(f *testing.F) {
 	seedCorpus(f, true)
