@@ -19,7 +19,7 @@ import "encoding/xml"
 // encoding/xml's error message), a construct the tokenizer does not read in
 // exact mode (DOCTYPE, CDATA, non-ASCII names, …), a Body outside the
 // seismology1 namespace or with a prefix, no Body, and the Body parts it does
-// not decode (Tsunami, Warning, Intensity/Forecast).
+// not decode (Tsunami, and Warning, which is not seismology).
 
 // fastDecoder reads one document into the raw structures. ok turns false
 // when it gives up, with the reason in why; every method then returns at
@@ -504,7 +504,82 @@ func (f *fastDecoder) intensity(in *rawIntensity) {
 			}
 			f.observation(in.Observation)
 		case "Forecast":
-			f.giveUp("Body/Intensity/Forecast") // EEW forecasts: left to encoding/xml
+			if in.Forecast == nil {
+				in.Forecast = &rawEEWForecast{}
+			}
+			f.eewForecast(in.Forecast)
+		default:
+			f.skip()
+		}
+	}
+}
+
+func (f *fastDecoder) eewForecast(fc *rawEEWForecast) {
+	for f.child() {
+		switch string(f.local) {
+		case "ForecastInt":
+			f.intRange(&fc.ForecastInt)
+		case "ForecastLgInt":
+			if fc.ForecastLgInt == nil {
+				fc.ForecastLgInt = &rawRange{}
+			}
+			f.intRange(fc.ForecastLgInt)
+		case "Pref":
+			fc.Pref = append(fc.Pref, rawEEWPref{})
+			p := &fc.Pref[len(fc.Pref)-1]
+			for f.child() {
+				switch string(f.local) {
+				case "Name":
+					p.Name = f.text()
+				case "Code":
+					p.Code = f.text()
+				case "Area":
+					p.Area = append(p.Area, rawEEWArea{})
+					f.eewArea(&p.Area[len(p.Area)-1])
+				default:
+					f.skip()
+				}
+			}
+		default:
+			f.skip()
+		}
+	}
+}
+
+func (f *fastDecoder) intRange(r *rawRange) {
+	for f.child() {
+		switch string(f.local) {
+		case "From":
+			r.From = f.text()
+		case "To":
+			r.To = f.text()
+		default:
+			f.skip()
+		}
+	}
+}
+
+func (f *fastDecoder) eewArea(a *rawEEWArea) {
+	for f.child() {
+		switch string(f.local) {
+		case "Name":
+			a.Name = f.text()
+		case "Code":
+			a.Code = f.text()
+		case "Category": // the path Category>Kind
+			for f.child() {
+				if string(f.local) == "Kind" {
+					f.codeName(&a.Kind)
+				} else {
+					f.skip()
+				}
+			}
+		case "ForecastInt":
+			f.intRange(&a.ForecastInt)
+		case "ArrivalTime":
+			a.ArrivalTime = f.text()
+		case "Condition":
+			a.Condition = f.text()
 		default:
 			f.skip()
 		}

@@ -126,7 +126,7 @@ func checkFastVsSlow(t testing.TB, data []byte) string {
 // TestFastParseSamples runs the fast and the encoding/xml path over every
 // JMA sample and fixture: the same raw structures and the same Report
 // wherever the fast path takes the document, and every earthquake
-// (VXSE51/52/53) sample must take it.
+// (VXSE51/52/53) and EEW sample must take it.
 func TestFastParseSamples(t *testing.T) {
 	dir := samplesDir(t)
 	paths, err := filepath.Glob(filepath.Join(dir, "*.xml"))
@@ -143,7 +143,7 @@ func TestFastParseSamples(t *testing.T) {
 		name := filepath.Base(p)
 		why := checkFastVsSlow(t, data)
 		r, perr := Parse(data)
-		eq := perr == nil && r.Family == FamilyEarthquake
+		eq := perr == nil && (r.Family == FamilyEarthquake || r.Family == FamilyEEW)
 		if eq {
 			eqN++
 		}
@@ -151,13 +151,13 @@ func TestFastParseSamples(t *testing.T) {
 			fastN++
 			continue
 		}
-		fellBack = append(fellBack, fmt.Sprintf("%s: %s", p, why))
+		fellBack = append(fellBack, fmt.Sprintf("%s: %s", name, why))
 		if eq {
-			t.Errorf("earthquake document %s took the encoding/xml path: %s", name, why)
+			t.Errorf("earthquake or EEW document %s took the encoding/xml path: %s", name, why)
 		}
 	}
 	sort.Strings(fellBack)
-	t.Logf("%d of %d documents took the fast path (%d earthquake documents); encoding/xml for:\n%s",
+	t.Logf("%d of %d documents took the fast path (%d earthquake and EEW documents); encoding/xml for:\n%s",
 		fastN, len(paths), eqN, strings.Join(fellBack, "\n"))
 	require.Positive(t, fastN)
 }
@@ -237,6 +237,11 @@ c</FreeFormComment></Comments>`+fastObs), "\n", "\r\n"), true},
 		{"bad time is the same", strings.Replace(eqDoc(fastObs), "2024-01-01T07:24:00Z", "yesterday", 1), true},
 		{"U+FFFD, DEL and tabs", eqDoc("<Text>\ufffd\x7f\t</Text><Earthquake><jmx_eb:Magnitude description=\"\t\ufffd\x7f\">7</jmx_eb:Magnitude></Earthquake>"), true},
 		{"attributes without space between them", eqDoc(`<Earthquake><jmx_eb:Magnitude type="Mj"description="M7">7</jmx_eb:Magnitude ><Condition >x</Condition ></Earthquake>`), true},
+		{"EEW", strings.Replace(eqDoc(`<Earthquake><OriginTime>2024-01-01T16:10:00+09:00</OriginTime><Hypocenter><Area><Name>能登半島沖</Name></Area></Hypocenter></Earthquake>`+
+			`<Intensity><Forecast><ForecastInt><From>5+</From><To>over</To></ForecastInt><ForecastLgInt><From>3</From><To>4</To></ForecastLgInt>`+
+			`<Pref><Name>石川県</Name><Code>17</Code><Area><Name>石川県能登</Name><Code>390</Code><Category><Kind><Name>緊急地震速報（警報）</Name><Code>19</Code></Kind><LastKind><Code>00</Code></LastKind></Category>`+
+			`<ForecastInt><From>5+</From><To>6-</To></ForecastInt><ArrivalTime>2024-01-01T16:10:20+09:00</ArrivalTime><Condition>既に主要動到達と推測</Condition></Area></Pref></Forecast></Intensity>`+
+			`<NextAdvisory>この情報をもって終了します。</NextAdvisory>`), "震源・震度に関する情報", "緊急地震速報（警報）", 1), true},
 		{"cancel", strings.Replace(eqDoc(`<Text>取り消します。</Text>`), "<InfoType>発表</InfoType>", "<InfoType>取消</InfoType>", 1), true},
 
 		// Left to encoding/xml although it reads them.
@@ -257,7 +262,6 @@ c</FreeFormComment></Comments>`+fastObs), "\n", "\r\n"), true},
 		{"no Body", strings.Replace(eqDoc(""), seismoBody+"\n\n</Body>", "", 1), false},
 		{"Tsunami", eqDoc(`<Tsunami><Forecast/></Tsunami>`), false},
 		{"Warning", eqDoc(`<Warning type="x"/>`), false},
-		{"EEW Forecast", eqDoc(`<Intensity><Forecast><ForecastInt><From>4</From><To>5-</To></ForecastInt></Forecast></Intensity>`), false},
 		{"too large", eqDoc(`<Text>` + strings.Repeat("x", MaxDocumentSize) + `</Text>`), false},
 
 		// Malformed: encoding/xml refuses them, and so must Parse.
@@ -349,15 +353,15 @@ func writeFields(b *strings.Builder, typ reflect.Type, path string, n *int, skip
 }
 
 // TestFastParseCoversRawFields builds, from the raw structures' xml tags, a
-// document with every field the fast path decodes (all but Body/Tsunami,
-// Body/Warning and Body/Intensity/Forecast, which make it give up) and
+// document with every field the fast path decodes (all but Body/Tsunami
+// and Body/Warning, which make it give up) and
 // checks that the fast path decodes it as encoding/xml does. A field added
 // to a raw structure without teaching fastparse.go fails here.
 func TestFastParseCoversRawFields(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("<Report>\n")
 	n := 0
-	skip := map[string]bool{"/Body/Tsunami": true, "/Body/Warning": true, "/Body/Intensity/Forecast": true}
+	skip := map[string]bool{"/Body/Tsunami": true, "/Body/Warning": true}
 	writeFields(&b, reflect.TypeFor[rawReport](), "", &n, skip)
 	b.WriteString("</Report>\n")
 	doc := b.String()
@@ -368,6 +372,7 @@ func TestFastParseCoversRawFields(t *testing.T) {
 	require.Regexp(t, `^a\d+$`, raw.Head.Headline.Information[0].Type, "attributes are written and read")
 	require.Regexp(t, `^a\d+$`, raw.Body.Earthquake[0].Magnitude[1].Condition)
 	require.NotEmpty(t, raw.Body.Earthquake[1].Area.Coordinate[1].Value)
+	require.NotEmpty(t, raw.Body.Intensity.Forecast.Pref[1].Area[1].Kind.Code)
 
 	// Each skipped part alone makes the fast path give up.
 	for p := range skip {
