@@ -266,16 +266,17 @@ func waitUntil(timeout time.Duration, cond func() bool) bool {
 //	all_s       until all 100,000 are handed to senders (target ≤ 1 s); the
 //	            deliveries are durable in the outbox from HandleDocument's
 //	            return (ns/op is this figure too)
-//	handle_ms   HandleDocument alone: parse, rules, survey, recipients and the
-//	            100,000 deliveries in one transaction
+//	handle_ms   HandleDocument alone: parse, rules, survey, recipients, the
+//	            100,000 deliveries and their answer tokens, in chunks
 //	dispatch_s  from HandleDocument's return until all are handed to senders
 //	recorded_s  until every result is recorded (all deliveries Sent)
 //	handed/s    100,000 / all_s
 //
 // and baselines measured in the same run, on a store of their own with the
 // same directory: parse_ms, jma.Parse of the same bytes;
-// floor_enqueue_ms, the bare store writing 100,000 recipients and
-// deliveries in one transaction (what HandleDocument cannot go below);
+// floor_enqueue_ms, the bare store writing 100,000 recipients,
+// deliveries and answer tokens in one transaction (what HandleDocument,
+// which writes each delivery's link with it, cannot go below);
 // floor_dispatch_s, the same dispatcher handing those 100,000 to the
 // senders with a renderer that reads and writes nothing (what dispatching
 // costs without the Service's Render).
@@ -474,7 +475,13 @@ func baselines(b *testing.B, st anpi.Store, doc []byte, deadline time.Time) (par
 		CreatedAt: now, StartedAt: now}
 	rs := make([]anpi.Recipient, len(users))
 	ds := make([]*anpi.Delivery, len(users))
+	ts := make([]*anpi.AnswerToken, len(users))
 	for i, u := range users {
+		_, h, err := anpi.NewAnswerToken(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ts[i] = &anpi.AnswerToken{Hash: h, SurveyID: sv.ID, UserID: u.ID, CreatedAt: now}
 		rs[i] = anpi.NewRecipient(sv.ID, u, nil)
 		bc := benchChannels[i%len(benchChannels)]
 		d := &anpi.Delivery{SurveyID: sv.ID, UserID: u.ID, Channel: bc.ch, ContactID: anpi.ContactID(fmt.Sprintf("c%06d", i)),
@@ -490,14 +497,16 @@ func baselines(b *testing.B, st anpi.Store, doc []byte, deadline time.Time) (par
 		if _, err := tx.AddRecipients(ctx, sv.ID, rs); err != nil {
 			return err
 		}
-		_, err := tx.EnqueueDeliveries(ctx, ds)
-		return err
+		if _, err := tx.EnqueueDeliveries(ctx, ds); err != nil {
+			return err
+		}
+		return tx.PutAnswerTokens(ctx, ts)
 	})
 	floor = time.Since(start)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("baseline: enqueue of %d in one transaction: %s", benchUsers, floor)
+	b.Logf("baseline: %d recipients, deliveries and answer tokens in one transaction: %s", benchUsers, floor)
 
 	p := &progress{want: benchUsers, done: make(chan struct{})}
 	render := dispatch.RendererFunc(func(_ context.Context, d *anpi.Delivery) (*channel.Message, anpi.ContactID, error) {

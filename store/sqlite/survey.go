@@ -230,26 +230,65 @@ func (t *tx) AddRecipients(ctx context.Context, s anpi.SurveyID, rs []anpi.Recip
 		return 0, nil
 	}
 	op := "add recipients to survey " + string(s)
-	var added []anpi.Recipient
-	for _, r := range rs {
-		r.SurveyID = s
-		data, err := encode(op, r)
-		if err != nil {
-			return 0, err
+	// enqueueChunk rows per statement; RETURNING names the rows inserted
+	// (a recipient already there is skipped, and counts nothing).
+	d := t.tallyDelta(s)
+	added := 0
+	args := make([]any, 0, 3*enqueueChunk)
+	for start := 0; start < len(rs); start += enqueueChunk {
+		chunk := rs[start:min(start+enqueueChunk, len(rs))]
+		args = args[:0]
+		byUser := make(map[string]int, len(chunk))
+		for i := range chunk {
+			r := &chunk[i]
+			c := *r
+			c.SurveyID = s
+			data, err := encode(op, c)
+			if err != nil {
+				return 0, err
+			}
+			args = append(args, string(s), string(r.UserID), data)
+			if _, dup := byUser[string(r.UserID)]; !dup {
+				byUser[string(r.UserID)] = i // the first one is the one inserted
+			}
 		}
-		res, err := t.q.ExecContext(ctx, "INSERT INTO recipients (survey_id, user_id, data) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", string(s), string(r.UserID), data)
+		rows, err := t.q.QueryContext(ctx, insertRecipientsSQL(len(chunk)), args...)
 		if err != nil {
 			return 0, classify(op, err)
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			added = append(added, r)
+		for rows.Next() {
+			var u string
+			if err := rows.Scan(&u); err != nil {
+				rows.Close()
+				return 0, classify(op, err)
+			}
+			c := chunk[byUser[u]]
+			c.SurveyID = s
+			d.AddRecipient(c)
+			added++
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return 0, classify(op, err)
 		}
 	}
-	d := t.tallyDelta(s)
-	for _, r := range added {
-		d.AddRecipient(r)
+	return added, nil
+}
+
+// insertRecipientsSQL is the INSERT of n recipients, returning the users
+// of those inserted.
+func insertRecipientsSQL(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO recipients (survey_id, user_id, data) VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?)")
 	}
-	return len(added), nil
+	b.WriteString(" ON CONFLICT DO NOTHING RETURNING user_id")
+	return b.String()
 }
 
 // recipient returns a stored recipient and the rowid of his current

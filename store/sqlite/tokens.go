@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/anpikit/anpi/anpi"
@@ -63,21 +64,48 @@ func (t *tx) PutAnswerTokens(ctx context.Context, ts []*anpi.AnswerToken) error 
 	return err
 }
 
-// insertTokens inserts ts, one prepared statement per token (the writer
-// prepares it once): a hash already stored fails on the primary key.
+// insertTokens inserts ts, enqueueChunk rows per statement (each
+// statement is prepared once by the writer): a hash already stored fails
+// the statement on the primary key, and the token is then named by looking
+// its chunk up. The caller's savepoint undoes the chunks before it.
 func (t *tx) insertTokens(ctx context.Context, ts []*anpi.AnswerToken) error {
-	for i, tk := range ts {
-		_, err := t.q.ExecContext(ctx, "INSERT INTO answer_tokens (hash, survey_id, user_id, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)",
-			tk.Hash[:], string(tk.SurveyID), string(tk.UserID), tk.CreatedAt.UnixNano(), nanos(tk.ExpiresAt), nanos(tk.RevokedAt))
-		if err != nil {
-			err = classify("put answer tokens", err)
-			if anpi.Code(err) == anpi.AlreadyExists {
-				return anpi.Errorf(anpi.AlreadyExists, "sqlite: put answer tokens: token %d (hash %s…) already exists", i+1, shortHash(tk.Hash))
-			}
+	const op = "put answer tokens"
+	args := make([]any, 0, 6*enqueueChunk)
+	for start := 0; start < len(ts); start += enqueueChunk {
+		chunk := ts[start:min(start+enqueueChunk, len(ts))]
+		args = args[:0]
+		for _, tk := range chunk {
+			args = append(args, tk.Hash[:], string(tk.SurveyID), string(tk.UserID), tk.CreatedAt.UnixNano(), nanos(tk.ExpiresAt), nanos(tk.RevokedAt))
+		}
+		_, err := t.q.ExecContext(ctx, insertTokensSQL(len(chunk)), args...)
+		if err == nil {
+			continue
+		}
+		err = classify(op, err)
+		if anpi.Code(err) != anpi.AlreadyExists {
 			return err
 		}
+		for i, tk := range chunk {
+			if taken, lerr := t.exists(ctx, op, "SELECT 1 FROM answer_tokens WHERE hash = ?", tk.Hash[:]); lerr == nil && taken {
+				return anpi.Errorf(anpi.AlreadyExists, "sqlite: put answer tokens: token %d (hash %s…) already exists", start+i+1, shortHash(tk.Hash))
+			}
+		}
+		return err
 	}
 	return nil
+}
+
+// insertTokensSQL is the INSERT of n tokens.
+func insertTokensSQL(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO answer_tokens (hash, survey_id, user_id, created_at, expires_at, revoked_at) VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?)")
+	}
+	return b.String()
 }
 
 func (t *tx) AnswerToken(ctx context.Context, h anpi.TokenHash) (*anpi.AnswerToken, error) {
