@@ -142,6 +142,7 @@ func (f *fastDecoder) giveUp(why string) {
 // the tokenizer and dropped, as encoding/xml drops it for a struct without a
 // chardata field.
 func (f *fastDecoder) child() bool {
+	f.tz.skipText = true
 	for f.ok {
 		k, err := f.tz.next()
 		if err != nil {
@@ -171,6 +172,7 @@ func (f *fastDecoder) text() string {
 	var first []byte
 	firstOff, n, plain := 0, 0, false
 	for f.ok {
+		f.tz.skipText = false // skip sets it
 		k, err := f.tz.next()
 		if err != nil {
 			f.giveUp(err.Error())
@@ -209,6 +211,7 @@ func (f *fastDecoder) text() string {
 
 // skip reads the rest of the element just opened, which has no field.
 func (f *fastDecoder) skip() {
+	f.tz.skipText = true
 	depth := 0
 	for f.ok {
 		k, err := f.tz.next()

@@ -207,6 +207,9 @@ type tokenizer struct {
 	open     []nameSpan
 	closing  bool // the last start tag was self-closing: its end comes next
 	rootSeen bool
+	// skipText: the caller has no use for the character data at this
+	// point; next reads (and in exact mode checks) it without returning it.
+	skipText bool
 
 	tok   []byte     // tokText, tokCDATA: the content
 	plain bool       // tokText in exact mode: tok has no reference and no '\r'
@@ -253,7 +256,10 @@ func (t *tokenizer) next() (tokKind, error) {
 				return 0, t.syntax("character data the fast path does not read")
 			}
 		}
-		return tokText, nil
+		if !t.skipText {
+			return tokText, nil
+		}
+		t.mark = t.pos
 	}
 	rest := d[t.pos:]
 	var second byte
@@ -731,7 +737,7 @@ func Summarize(data []byte) (*Summary, error) {
 	}
 	var stack [32]frame
 	var open [32]nameSpan
-	s := &scanner{tz: tokenizer{data: data, open: open[:0]}, stack: stack[:0], sum: &Summary{}, text: make([]byte, 0, 256)}
+	s := &scanner{tz: tokenizer{data: data, open: open[:0], skipText: true}, stack: stack[:0], sum: &Summary{}, text: make([]byte, 0, 256)}
 	if err := s.run(); err != nil {
 		return nil, err
 	}
@@ -768,6 +774,7 @@ func (s *scanner) run() error {
 			}
 		case tokStart:
 			s.startTag()
+			s.tz.skipText = !s.stack[len(s.stack)-1].capture
 		case tokEnd:
 			if err := s.closeElem(); err != nil {
 				return err
@@ -775,6 +782,7 @@ func (s *scanner) run() error {
 			if len(s.stack) == 0 {
 				return nil // root closed
 			}
+			s.tz.skipText = !s.stack[len(s.stack)-1].capture
 		}
 	}
 }
