@@ -95,7 +95,7 @@ func fastDecode(data []byte) (*rawReport, string) {
 	f := &fastDecoder{tz: tokenizer{data: data, exact: true, open: open[:0], attrs: attrs[:0]}, ok: true}
 	f.buf = make([]byte, 0, 128)
 	f.doc = string(data)
-	// Before the root: the XML declaration, comments and white space.
+	// Before the root: the XML declaration, comments and text (checked).
 	for {
 		k, err := f.tz.next()
 		if err != nil {
@@ -167,7 +167,10 @@ func (f *fastDecoder) child() bool {
 // elements, which are skipped. It is what encoding/xml stores in a string
 // field or a ",chardata" field. Text that needs no decoding, by far the most
 // common, is a substring of the document's string: one copy of the document
-// instead of one allocation per field.
+// instead of one allocation per field. The copy lives as long as any string
+// of the Report does, so a Report holds about the size of its document
+// (markup included, 0.7 MB for the national VXSE53) where separate strings
+// would hold only the text, in exchange for some 20,000 fewer allocations.
 func (f *fastDecoder) text() string {
 	var first []byte
 	firstOff, n, plain := 0, 0, false
