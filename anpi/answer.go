@@ -59,6 +59,9 @@ func tokenIn(ctx context.Context, tx Tx, token string, now time.Time) (*AnswerTo
 		return nil, errUnknownToken()
 	}
 	t, err := tx.AnswerToken(ctx, h)
+	if legacy, ok := legacyTokenHash(token); ok && Code(err) == NotFound {
+		t, err = tx.AnswerToken(ctx, legacy) // a link sent before tokens had locators
+	}
 	if Code(err) == NotFound {
 		return nil, errUnknownToken()
 	}
@@ -247,6 +250,7 @@ func (s *Service) tokenTarget(ctx context.Context, token string, now time.Time) 
 			if err != nil {
 				return err
 			}
+			h = t.Hash // a link made before locators is stored under its legacy hash
 			if sv, err = tx.GetSurvey(ctx, t.SurveyID); err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package anpi_test
 
 import (
+	"crypto/sha256"
 	"strings"
 	"sync"
 	"testing"
@@ -234,4 +235,57 @@ func TestServiceConcurrentUse(t *testing.T) {
 	hist, err := e.st.ResponseHistory(e.ctx, sv, "noto")
 	require.NoError(t, err)
 	require.Len(t, hist, 8)
+}
+
+// TestLegacyAnswerLinkStillWorks: a link made before tokens had locators
+// is stored under the SHA-256 of its text; it still opens its page and
+// records answers (each path), and its revocation still counts.
+func TestLegacyAnswerLinkStillWorks(t *testing.T) {
+	e := newEnv(t, quakeRule)
+	sv := e.feed(docVXSE51).Effects[0].Survey
+	text, located, err := anpi.NewAnswerToken(nil)
+	require.NoError(t, err)
+	legacy := anpi.TokenHash(sha256.Sum256([]byte(text)))
+	require.NotEqual(t, located, legacy)
+	require.NoError(t, e.st.PutAnswerTokens(e.ctx, []*anpi.AnswerToken{{Hash: legacy, SurveyID: sv, UserID: "noto", CreatedAt: e.clock.Now()}}))
+
+	info, err := e.svc.LookupToken(e.ctx, text)
+	require.NoError(t, err)
+	require.Equal(t, anpi.UserID("noto"), info.UserID)
+	safe := []anpi.Answer{{QuestionID: anpi.QuestionSelf, Choices: []string{"safe"}}}
+	r, err := e.svc.AnswerByToken(e.ctx, text, safe, anpi.ViaWeb)
+	require.NoError(t, err)
+	require.Equal(t, anpi.UserID("noto"), r.UserID)
+	for range 2 {
+		_, err = e.svc.SubmitAnswer(e.ctx, text, anpi.ViaWeb, func(*anpi.TokenInfo) ([]anpi.Answer, error) { return safe, nil })
+		require.NoError(t, err)
+	}
+	_, err = e.st.RevokeAnswerTokens(e.ctx, sv, "noto", e.clock.Now())
+	require.NoError(t, err)
+	_, err = e.svc.SubmitAnswer(e.ctx, text, anpi.ViaWeb, func(*anpi.TokenInfo) ([]anpi.Answer, error) { return safe, nil })
+	require.Equal(t, anpi.NotFound, anpi.Code(err))
+}
+
+// TestRememberedTokenRevoked: the Service answers a link it made from
+// memory, but a revocation a moment before still refuses the answer: the
+// store checks the token in the write.
+func TestRememberedTokenRevoked(t *testing.T) {
+	e := newEnv(t, quakeRule)
+	sv := e.feed(docVXSE51).Effects[0].Survey
+	tok := e.linkFor(sv, "noto/fcm")
+	safe := []anpi.Answer{{QuestionID: anpi.QuestionSelf, Choices: []string{"safe"}}}
+	_, err := e.svc.SubmitAnswer(e.ctx, tok, anpi.ViaWeb, func(*anpi.TokenInfo) ([]anpi.Answer, error) { return safe, nil })
+	require.NoError(t, err)
+	_, err = e.st.RevokeAnswerTokens(e.ctx, sv, "noto", e.clock.Now())
+	require.NoError(t, err)
+	before, err := e.st.ResponseHistory(e.ctx, sv, "noto")
+	require.NoError(t, err)
+	_, err = e.svc.SubmitAnswer(e.ctx, tok, anpi.ViaWeb, func(*anpi.TokenInfo) ([]anpi.Answer, error) { return safe, nil })
+	require.Equal(t, anpi.NotFound, anpi.Code(err))
+	require.Equal(t, "anpi: answer link is unknown or no longer valid", err.Error())
+	_, err = e.svc.AnswerByToken(e.ctx, tok, safe, anpi.ViaWeb)
+	require.Equal(t, anpi.NotFound, anpi.Code(err))
+	after, err := e.st.ResponseHistory(e.ctx, sv, "noto")
+	require.NoError(t, err)
+	require.Equal(t, before, after, "nothing recorded")
 }

@@ -437,7 +437,8 @@ func (s *Service) checkToken(sv SurveyID, u UserID, c ContactID, addr string) (s
 		return "", TokenHash{}, err
 	}
 	text = text[:len(text)-contactRefLen] + contactRef(sv, u, c, addr)
-	return text, sha256.Sum256([]byte(text)), nil
+	h, err := HashAnswerToken(text)
+	return text, h, err
 }
 
 // renderContactCheck renders delivery d of contact check sv to u: to

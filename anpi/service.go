@@ -133,8 +133,9 @@ type Service struct {
 	links    memo[DeliveryID, string] // links made with their deliveries (links.go)
 	answered surveyMemo               // surveys answered lately, with their forms
 
-	randMu sync.Mutex
-	rand   io.Reader
+	randMu   sync.Mutex
+	rand     io.Reader
+	tokenSeq uint32 // the counter of token locators, under randMu
 
 	mu      sync.Mutex // serializes documents, ticks and the state below
 	tracker *jma.Tracker
@@ -281,11 +282,15 @@ func (s *Service) randomHex(n int) (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// newToken returns a fresh answer token from the Service's randomness.
+// newToken returns a fresh answer token from the Service's randomness,
+// its locator the Service's clock and a counter, so that the tokens it
+// makes are stored in order.
 func (s *Service) newToken() (string, TokenHash, error) {
+	now := s.now()
 	s.randMu.Lock()
 	defer s.randMu.Unlock()
-	return NewAnswerToken(s.rand)
+	s.tokenSeq++
+	return NewLocatedAnswerToken(s.rand, now, s.tokenSeq)
 }
 
 // newShortToken returns a fresh short answer token (for SMS links).

@@ -2,6 +2,8 @@ package anpi
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"testing"
 	"time"
 
@@ -66,4 +68,38 @@ func TestShortAnswerToken(t *testing.T) {
 	require.Equal(t, h, got)
 	_, err = HashAnswerToken(text[:21])
 	require.Equal(t, InvalidArgument, Code(err))
+}
+
+// TestLocatedAnswerTokensSortInOrder: a located token's hash starts with
+// its locator (time, counter), so tokens made one after another sort one
+// after another; the rest of the hash is the SHA-256 of the text, which
+// HashAnswerToken finds again; the locator takes 8 bytes and leaves 24
+// random ones.
+func TestLocatedAnswerTokensSortInOrder(t *testing.T) {
+	at := time.Date(2030, 9, 1, 3, 10, 0, 0, time.UTC)
+	var prev TokenHash
+	for i, when := range []time.Time{at, at, at.Add(time.Second), at.Add(time.Second)} {
+		text, h, err := NewLocatedAnswerToken(nil, when, uint32(i+1))
+		require.NoError(t, err)
+		require.Len(t, text, 43)
+		got, err := HashAnswerToken(text)
+		require.NoError(t, err)
+		require.Equal(t, h, got)
+		sum := sha256.Sum256([]byte(text))
+		require.Equal(t, sum[:24], h[8:], "the SHA-256 of the text, after the locator")
+		require.Equal(t, uint32(when.Unix()), binary.BigEndian.Uint32(h[:4]))
+		require.Equal(t, uint32(i+1), binary.BigEndian.Uint32(h[4:8]))
+		require.Positive(t, bytes.Compare(h[:], prev[:]), "token %d sorts after the one before", i)
+		prev = h
+	}
+	// The randomness read is the 24 bytes after the locator.
+	_, _, err := NewLocatedAnswerToken(bytes.NewReader(make([]byte, TokenBytes-TokenLocatorBytes)), at, 1)
+	require.NoError(t, err)
+	_, _, err = NewLocatedAnswerToken(bytes.NewReader(make([]byte, TokenBytes-TokenLocatorBytes-1)), at, 1)
+	require.Equal(t, Internal, Code(err))
+
+	// A short token has no locator: its hash is the SHA-256 of its text.
+	short, hs, err := NewShortAnswerToken(nil)
+	require.NoError(t, err)
+	require.Equal(t, TokenHash(sha256.Sum256([]byte(short))), hs)
 }
