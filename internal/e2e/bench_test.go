@@ -477,7 +477,7 @@ func baselines(b *testing.B, st anpi.Store, doc []byte, deadline time.Time) (par
 	ds := make([]*anpi.Delivery, len(users))
 	ts := make([]*anpi.AnswerToken, len(users))
 	for i, u := range users {
-		_, h, err := anpi.NewAnswerToken(nil)
+		_, h, err := anpi.NewLocatedAnswerToken(nil, now, uint32(i)) // as the Service makes them
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -96,8 +96,10 @@
 //
 // # Answer tokens
 //
-// The answer_tokens table (migration 3) holds only the SHA-256 of each
-// token, as a 32-byte bytea primary key. AnswerToken, called on every
+// The answer_tokens table (migration 3) holds only each token's
+// anpi.TokenHash (never the token), as a 32-byte bytea primary key; the
+// Service's tokens start with a time-ordered locator, so a fan-out's
+// tokens append to the primary key's index. AnswerToken, called on every
 // answer-page hit, is one primary-key probe in one statement straight on
 // the pool, without a transaction. PutAnswerTokens writes a batch in one
 // statement (unnest of arrays) that inserts nothing when a hash is already

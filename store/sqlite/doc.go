@@ -55,8 +55,10 @@
 //
 // # Answer tokens
 //
-// The answer_tokens table (migration 3) holds only the SHA-256 of each
-// token, as a 32-byte BLOB primary key of a WITHOUT ROWID table: the
+// The answer_tokens table (migration 3) holds only each token's
+// anpi.TokenHash (never the token), as a 32-byte BLOB primary key of a
+// WITHOUT ROWID table (the Service's tokens start with a time-ordered
+// locator, so a fan-out's tokens append to it): the
 // look-up on every answer-page hit is one primary-key search on a reader
 // connection. Revocation and the deletion of a draft survey (ON DELETE
 // CASCADE) go through the (survey_id, user_id) index. PutAnswerTokens
