@@ -313,7 +313,7 @@ func unmarshalRaw(data []byte) (*rawReport, error) {
 // and Head and are not an error. Parse never panics; inputs over
 // MaxDocumentSize are refused with ErrTooLarge.
 func Parse(data []byte) (*Report, error) {
-	// Earthquake documents take the byte tokenizer (fastparse.go), about ten
+	// Earthquake and EEW documents take the byte tokenizer (fastparse.go), about ten
 	// times faster than encoding/xml on a national-scale VXSE53; any
 	// document it does not decode exactly as encoding/xml would takes the
 	// encoding/xml path.
