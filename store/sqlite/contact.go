@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/anpikit/anpi/anpi"
@@ -201,6 +200,12 @@ func (t *tx) Contacts(ctx context.Context, user anpi.UserID) ([]*anpi.Contact, e
 	return t.contacts(ctx, "contacts of user "+string(user), "user_id = ?", string(user))
 }
 
+// inJSON is the condition that col is one of the values of a JSON array
+// bound as one parameter: one statement (prepared once) whatever the
+// number of values, where an IN list of placeholders made a statement, and
+// a prepare, per length.
+func inJSON(col string) string { return col + " IN (SELECT value FROM json_each(?))" }
+
 // contactsOfChunk is how many user IDs one query of ContactsOf binds: well
 // under SQLite's limit of bound parameters.
 const contactsOfChunk = 500
@@ -218,14 +223,13 @@ func (t *tx) ContactsOf(ctx context.Context, users []anpi.UserID) (map[anpi.User
 			ids = append(ids, string(u))
 		}
 	}
+	op := fmt.Sprintf("contacts of %d users", len(ids))
 	for lo := 0; lo < len(ids); lo += contactsOfChunk {
-		chunk := ids[lo:min(lo+contactsOfChunk, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
+		list, err := encode(op, ids[lo:min(lo+contactsOfChunk, len(ids))])
+		if err != nil {
+			return nil, err
 		}
-		where := "user_id IN (?" + strings.Repeat(", ?", len(chunk)-1) + ")"
-		cs, err := t.contacts(ctx, fmt.Sprintf("contacts of %d users", len(ids)), where, args...)
+		cs, err := t.contacts(ctx, op, inJSON("user_id"), string(list))
 		if err != nil {
 			return nil, err
 		}

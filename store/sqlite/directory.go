@@ -189,14 +189,13 @@ func (t *tx) GetUsers(ctx context.Context, ids []anpi.UserID) (map[anpi.UserID]*
 			uniq = append(uniq, string(id))
 		}
 	}
+	op := fmt.Sprintf("get %d users", len(uniq))
 	for lo := 0; lo < len(uniq); lo += contactsOfChunk {
-		chunk := uniq[lo:min(lo+contactsOfChunk, len(uniq))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
+		ids, err := encode(op, uniq[lo:min(lo+contactsOfChunk, len(uniq))])
+		if err != nil {
+			return nil, err
 		}
-		us, err := list[anpi.User](t, ctx, fmt.Sprintf("get %d users", len(uniq)),
-			"SELECT data FROM users WHERE id IN (?"+strings.Repeat(", ?", len(chunk)-1)+")", args...)
+		us, err := list[anpi.User](t, ctx, op, "SELECT data FROM users WHERE "+inJSON("id"), string(ids))
 		if err != nil {
 			return nil, err
 		}

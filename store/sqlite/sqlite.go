@@ -214,6 +214,14 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 		rq[k] = v
 	}
 	rq.Add("_pragma", "query_only(1)")
+	// Every commit of the writer makes a reader's next transaction drop
+	// its page cache, page by page (modernc.org/sqlite's allocator gives
+	// each page back to the system with madvise: a render's read took 20
+	// ms behind a fan-out). The readers map the database file instead
+	// (its pages are not cached, nothing to drop) and keep a small cache
+	// for the pages still in the log.
+	rq.Add("_pragma", "mmap_size(1073741824)")
+	rq.Add("_pragma", "cache_size(-256)")
 	s.rdb, err = sql.Open("sqlite", base+"?"+rq.Encode())
 	if err != nil {
 		return fail(anpi.Errorf(anpi.Internal, "sqlite: open %s: %w", path, err))
