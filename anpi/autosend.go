@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -521,7 +522,7 @@ func reportID(r *jma.Report) string {
 // document fed again to ask anyone at all. A chunk the store refuses
 // leaves the decision to the retry queue (Tick), which does the same.
 const (
-	firstChunk  = 256
+	firstChunk  = 64
 	fanOutChunk = 5000
 )
 
@@ -609,9 +610,14 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 	}
 	s.keepLinks(&links)
 	s.enqueued(eff.Queued)
-	for _, id := range restIDs {
+	for i, id := range restIDs {
 		if u := s.activeUser(ctx, id, d.Rule); u != nil {
 			rest = append(rest, u)
+		}
+		if i%4096 == 4095 {
+			// The first chunk's messages are being rendered and sent
+			// meanwhile: on a small machine, let them have the CPU.
+			runtime.Gosched()
 		}
 	}
 	size := firstChunk
