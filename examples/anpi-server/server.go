@@ -43,7 +43,6 @@ type server struct {
 	counters *counters
 	channels []anpi.Channel // channels with a sender, in fallback order
 	line     *line.Sender   // the LINE sender, which also replies to webhook events; nil without -line-token
-	lineIx   lineIndex      // LINE user IDs the surveys reached, for postback answers
 	// answerCSRF and adminCSRF key the pages' CSRF fields; derived from
 	// the sealing key, so they are the same after a restart and on every
 	// replica.

@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"sync"
 
 	"github.com/anpikit/anpi/anpi"
 	"github.com/anpikit/anpi/channel/line"
@@ -78,17 +75,10 @@ type lineEvents struct {
 
 var _ line.Events = (*lineEvents)(nil)
 
-// lineUserRef is what the logs say of a LINE user: a short hash, because
-// a LINE user ID is a private address.
-func lineUserRef(lineUserID string) string {
-	h := sha256.Sum256([]byte(lineUserID))
-	return hex.EncodeToString(h[:6])
-}
-
 // Followed greets the user. Linking is done by the application's own page
 // (Linker.Begin), which this server does not have.
 func (e *lineEvents) Followed(ctx context.Context, lineUserID string) (string, error) {
-	e.s.log.InfoContext(ctx, "line: followed", "line_user", lineUserRef(lineUserID))
+	e.s.log.InfoContext(ctx, "line: followed", "line_user", anpi.LINEUserRef(lineUserID))
 	return lineReplyFollowed, nil
 }
 
@@ -97,7 +87,7 @@ func (e *lineEvents) Followed(ctx context.Context, lineUserID string) (string, e
 // offer; the next LINE delivery to him fails (Unregistered) and falls
 // back to his other channels.
 func (e *lineEvents) Unfollowed(ctx context.Context, lineUserID string) error {
-	e.s.log.InfoContext(ctx, "line: unfollowed (blocked): LINE messages no longer reach this user", "line_user", lineUserRef(lineUserID))
+	e.s.log.InfoContext(ctx, "line: unfollowed (blocked): LINE messages no longer reach this user", "line_user", anpi.LINEUserRef(lineUserID))
 	return nil
 }
 
@@ -113,7 +103,7 @@ func (e *lineEvents) Linked(ctx context.Context, userID, lineUserID string) erro
 		return nil
 	}
 	if err == nil {
-		e.s.log.InfoContext(ctx, "line: account linked", "user", userID, "line_user", lineUserRef(lineUserID))
+		e.s.log.InfoContext(ctx, "line: account linked", "user", userID, "line_user", anpi.LINEUserRef(lineUserID))
 	}
 	return err
 }
@@ -135,13 +125,13 @@ func (e *lineEvents) Postback(ctx context.Context, lineUserID, data string) (str
 	q, err := url.ParseQuery(data)
 	survey, choice := anpi.SurveyID(q.Get("survey")), q.Get(anpi.QuestionSelf)
 	if err != nil || survey == "" || choice == "" {
-		e.s.log.InfoContext(ctx, "line: postback is not an answer", "line_user", lineUserRef(lineUserID))
+		e.s.log.InfoContext(ctx, "line: postback is not an answer", "line_user", anpi.LINEUserRef(lineUserID))
 		return lineReplyNotTaken, nil
 	}
-	_, err = e.s.answerByLINE(ctx, survey, lineUserID, choice)
+	_, err = e.s.svc.AnswerByLINE(ctx, survey, lineUserID, choice)
 	switch anpi.Code(err) {
 	case anpi.NotFound, anpi.InvalidArgument, anpi.FailedPrecondition, anpi.PermissionDenied:
-		e.s.log.InfoContext(ctx, "line: postback answer not recorded", "survey", survey, "line_user", lineUserRef(lineUserID), "err", err)
+		e.s.log.InfoContext(ctx, "line: postback answer not recorded", "survey", survey, "line_user", anpi.LINEUserRef(lineUserID), "err", err)
 		return lineReplyNotTaken, nil
 	}
 	if err != nil {
@@ -149,76 +139,6 @@ func (e *lineEvents) Postback(ctx context.Context, lineUserID, data string) (str
 	}
 	e.s.counters.answer("line")
 	return lineReplyAnswered, nil
-}
-
-// lineIndex caches, per survey, the LINE user IDs its LINE deliveries
-// reached and whose they are, so that a burst of postbacks costs one read
-// of a survey's deliveries, not one per answer. A miss rebuilds it once
-// (a delivery sent since, or by another replica).
-type lineIndex struct {
-	mu sync.Mutex
-	m  map[anpi.SurveyID]map[string]anpi.UserID
-}
-
-// answerByLINE records the answer choice of the recipient of survey whose
-// LINE delivery went to lineUserID. NotFound when the survey reached no
-// one at that LINE user ID. (The Service has no lookup by LINE user ID;
-// it belongs there, as AnswerBySMS's index of numbers does.)
-func (s *server) answerByLINE(ctx context.Context, survey anpi.SurveyID, lineUserID, choice string) (*anpi.Response, error) {
-	for rebuild := false; ; rebuild = true {
-		ix, err := s.lineIx.get(ctx, s.st, survey, rebuild)
-		if err != nil {
-			return nil, err
-		}
-		if u, ok := ix[lineUserID]; ok {
-			return s.svc.AnswerAs(ctx, survey, u, []anpi.Answer{{QuestionID: anpi.QuestionSelf, Choices: []string{choice}}}, anpi.ViaLINE)
-		}
-		if rebuild {
-			return nil, anpi.Errorf(anpi.NotFound, "anpi-server: LINE answer: survey %s reached no one at this LINE user ID", survey)
-		}
-	}
-}
-
-// get returns survey's index, reading it from the store when missing or
-// when rebuild is set.
-func (x *lineIndex) get(ctx context.Context, st anpi.Store, survey anpi.SurveyID, rebuild bool) (map[string]anpi.UserID, error) {
-	x.mu.Lock()
-	ix, ok := x.m[survey]
-	x.mu.Unlock()
-	if ok && !rebuild {
-		return ix, nil
-	}
-	ds, err := st.Deliveries(ctx, survey)
-	if err != nil {
-		return nil, err
-	}
-	var users []anpi.UserID
-	for _, d := range ds {
-		if d.Channel == anpi.LINEChannel && d.Round >= 0 && (d.State == anpi.Sent || d.State == anpi.Delivered) {
-			users = append(users, d.UserID)
-		}
-	}
-	ix = map[string]anpi.UserID{}
-	if len(users) > 0 {
-		contacts, err := st.ContactsOf(ctx, users)
-		if err != nil {
-			return nil, err
-		}
-		for u, cs := range contacts {
-			for _, c := range cs {
-				if c.Kind == anpi.LINEContact && c.Address != "" {
-					ix[c.Address] = u
-				}
-			}
-		}
-	}
-	x.mu.Lock()
-	if x.m == nil {
-		x.m = map[anpi.SurveyID]map[string]anpi.UserID{}
-	}
-	x.m[survey] = ix
-	x.mu.Unlock()
-	return ix, nil
 }
 
 // twilioSMS receives what comes to the SMS callback: a reply of one menu
