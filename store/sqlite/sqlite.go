@@ -44,6 +44,13 @@ type Options struct {
 	// Readers is the number of read connections (default 4, at least
 	// GOMAXPROCS).
 	Readers int
+	// ReaderMmap is how much of the database file each read connection
+	// maps into memory (SQLite's mmap_size) instead of caching its pages:
+	// default 1 GiB. Under a stream of commits a reader otherwise drops its
+	// page cache before every read, which costs milliseconds. A negative
+	// value turns mapping off, for file systems where mmap is unsafe (a
+	// network file system, a file another process may truncate).
+	ReaderMmap int64
 	// Sealer seals private and family contacts at rest (address, label and
 	// check state). It is required unless AllowPlaintextContacts is set.
 	Sealer anpi.Sealer
@@ -131,6 +138,9 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	}
 	if o.BusyTimeout <= 0 {
 		o.BusyTimeout = 5 * time.Second
+	}
+	if o.ReaderMmap == 0 {
+		o.ReaderMmap = 1 << 30
 	}
 	if o.Readers <= 0 {
 		o.Readers = max(4, runtime.GOMAXPROCS(0))
@@ -220,7 +230,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Store, error) {
 	// ms behind a fan-out). The readers map the database file instead
 	// (its pages are not cached, nothing to drop) and keep a small cache
 	// for the pages still in the log.
-	rq.Add("_pragma", "mmap_size(1073741824)")
+	rq.Add("_pragma", fmt.Sprintf("mmap_size(%d)", max(o.ReaderMmap, 0)))
 	rq.Add("_pragma", "cache_size(-256)")
 	s.rdb, err = sql.Open("sqlite", base+"?"+rq.Encode())
 	if err != nil {

@@ -789,3 +789,25 @@ func TestReadsWithEveryReaderBusy(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderMmap: readers map the file by default (1 GiB), or not at all
+// with a negative ReaderMmap; either way they read every commit.
+func TestReaderMmap(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		opt  int64
+		want int64
+	}{{0, 1 << 30}, {-1, 0}, {64 << 20, 64 << 20}} {
+		st := openTest(t, &Options{ReaderMmap: c.opt})
+		var got int64
+		require.NoError(t, st.rdb.QueryRowContext(ctx, "PRAGMA mmap_size").Scan(&got))
+		require.Equal(t, c.want, got, "ReaderMmap %d", c.opt)
+		for i := range 3 {
+			id := anpi.UserID(fmt.Sprintf("u%d", i))
+			require.NoError(t, st.CreateUser(ctx, &anpi.User{ID: id, EmployeeCode: string(id), Name: "x", Status: anpi.Active, Locale: anpi.Japanese}))
+			u, err := st.GetUser(ctx, id)
+			require.NoError(t, err, "ReaderMmap %d: a reader sees commit %d", c.opt, i)
+			require.Equal(t, id, u.ID)
+		}
+	}
+}
