@@ -36,7 +36,9 @@
 // page says so rather than offering a field.
 //
 // A GET never records anything: mail security scanners open links. GETs
-// call only Service.LookupToken (and SelfService.InvitationView).
+// call only Service.LookupToken (and SelfService.InvitationView). The
+// answer POST calls Service.SubmitAnswer, which parses the form against
+// the survey's questions and records in one write.
 //
 // # Answers to errors
 //
