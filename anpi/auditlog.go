@@ -29,6 +29,7 @@ import (
 //	contact.register, contact.update  a contact registered or changed by its owner
 //	contact.verify                  a confirmation link queued to that contact
 //	contact.link_line               a LINE account linked (LinkLINE)
+//	contact.line_blocked, contact.line_followed  its user blocked or followed the LINE account (LINEFollowChanged)
 //	thread.start, message.post      group messages (StartThread, PostMessage)
 //	board.create, board.post        bulletin boards (CreateBoard, PostToBoard)
 //	jma.upload                      a JMA document an administrator fed by hand (AuditUpload)

@@ -383,6 +383,7 @@ func (n *LINENonces) Take(ctx context.Context, nonce string) (userID string, ok 
 func (s *Service) LinkLINE(ctx context.Context, user UserID, lineUserID string) (ContactStatus, error) {
 	now := s.now()
 	var out ContactStatus
+	var linked ContactID
 	err := s.st.InTx(ctx, func(tx Tx) error {
 		if _, err := tx.GetUser(ctx, user); err != nil {
 			return err
@@ -406,7 +407,7 @@ func (s *Service) LinkLINE(ctx context.Context, user UserID, lineUserID string) 
 		if err := tx.PutContact(ctx, c); err != nil {
 			return err
 		}
-		out = c.Status()
+		out, linked = c.Status(), c.ID
 		_, err = tx.AppendAudit(ctx, &AuditEntry{At: now, Actor: user, Action: "contact.link_line", TargetKind: "contact", TargetID: string(c.ID),
 			Detail: "LINE account linked"})
 		return err
@@ -414,5 +415,6 @@ func (s *Service) LinkLINE(ctx context.Context, user UserID, lineUserID string) 
 	if err != nil {
 		return ContactStatus{}, fmt.Errorf("anpi: link LINE for user %s: %w", user, err)
 	}
+	s.lineLinked(linked, lineUserID)
 	return out, nil
 }

@@ -129,6 +129,7 @@ type Service struct {
 	notifier Notifier                 // Options.Notifier (messaging.go)
 	onEnq    func()                   // Options.OnEnqueue
 	phones   phoneIndexes             // who an SMS reply or a call answers for (phone.go)
+	lineIx   lineContacts             // LINE contacts by LINE user, for (un)follows (linefollow.go)
 	tokens   tokenMemo                // answer tokens made or read lately (answermemo.go)
 	links    memo[DeliveryID, string] // links made with their deliveries (links.go)
 	answered surveyMemo               // surveys answered lately, with their forms

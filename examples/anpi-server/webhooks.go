@@ -75,19 +75,28 @@ type lineEvents struct {
 
 var _ line.Events = (*lineEvents)(nil)
 
-// Followed greets the user. Linking is done by the application's own page
-// (Linker.Begin), which this server does not have.
+// Followed greets the user, and makes his LINE contact usable again if
+// he had blocked the account (Service.LINEFollowChanged). Linking is done
+// by the application's own page (Linker.Begin), which this server does not
+// have.
 func (e *lineEvents) Followed(ctx context.Context, lineUserID string) (string, error) {
-	e.s.log.InfoContext(ctx, "line: followed", "line_user", anpi.LINEUserRef(lineUserID))
+	n, err := e.s.svc.LINEFollowChanged(ctx, lineUserID, true)
+	if err != nil {
+		return "", err // LINE redelivers the event
+	}
+	e.s.log.InfoContext(ctx, "line: followed", "line_user", anpi.LINEUserRef(lineUserID), "contacts_restored", n)
 	return lineReplyFollowed, nil
 }
 
-// Unfollowed logs the block. Marking the contact broken would need a
-// lookup of the contact by LINE user ID, which the Service does not
-// offer; the next LINE delivery to him fails (Unregistered) and falls
-// back to his other channels.
+// Unfollowed marks his LINE contact broken: LINE accepts messages to a
+// user who blocked the account and delivers none, so the safety checks go
+// to his other channels instead (Service.LINEFollowChanged).
 func (e *lineEvents) Unfollowed(ctx context.Context, lineUserID string) error {
-	e.s.log.InfoContext(ctx, "line: unfollowed (blocked): LINE messages no longer reach this user", "line_user", anpi.LINEUserRef(lineUserID))
+	n, err := e.s.svc.LINEFollowChanged(ctx, lineUserID, false)
+	if err != nil {
+		return err
+	}
+	e.s.log.InfoContext(ctx, "line: unfollowed (blocked): his LINE contact is marked broken", "line_user", anpi.LINEUserRef(lineUserID), "contacts", n)
 	return nil
 }
 

@@ -336,19 +336,31 @@ func TestLINEAndSMSWebhooks(t *testing.T) {
 	require.Equal(t, "safe", got)
 	require.Equal(t, tl.Answered, tallyOf(t, s, sv).Answered)
 
-	// Follow and unfollow: a greeting, and a log line (the Service cannot
-	// find the contact by LINE user ID to mark it broken).
+	// Follow and unfollow: a greeting; the unfollow (a block) marks the
+	// LINE contact broken, so the next safety check goes to his other
+	// channels, and following again makes it usable.
+	lineContact := func() *anpi.Contact {
+		t.Helper()
+		cs, err := s.st.Contacts(ctx, onLINE)
+		require.NoError(t, err)
+		i := slices.IndexFunc(cs, func(c *anpi.Contact) bool { return c.Kind == anpi.LINEContact })
+		require.GreaterOrEqual(t, i, 0)
+		return cs[i]
+	}
 	require.Equal(t, http.StatusOK, postLINE(t, s, hookLINESecret,
 		lineEvent("follow", "ev-follow", stranger, nil), lineEvent("unfollow", "ev-unfollow", lineID, nil)))
 	require.True(t, slices.ContainsFunc(lf.Messages(), func(m linefake.Message) bool {
 		return m.Endpoint == "reply" && m.To == "reply-ev-follow" && slices.Contains(m.Texts, lineReplyFollowed)
 	}))
 	require.Contains(t, r.log.String(), "line: unfollowed")
+	require.True(t, lineContact().Check.Broken, "blocked: LINE would drop the messages")
+	require.Equal(t, http.StatusOK, postLINE(t, s, hookLINESecret, lineEvent("follow", "ev-refollow", lineID, nil)))
+	require.False(t, lineContact().Check.Broken, "following again")
 
 	_, metrics := get(t, s.URL()+"/metrics")
 	for _, want := range []string{
 		`anpi_answers_total{via="line"} 2`, `anpi_answers_total{via="sms"} 1`, `anpi_answers_total{via="voice"} 0`,
-		`anpi_webhook_requests_total{provider="line",outcome="ok"} 8`,
+		`anpi_webhook_requests_total{provider="line",outcome="ok"} 9`,
 		`anpi_webhook_requests_total{provider="line",outcome="rejected"} 2`,
 		`anpi_webhook_requests_total{provider="twilio_sms",outcome="ok"} 3`,
 		`anpi_webhook_requests_total{provider="twilio_sms",outcome="rejected"} 1`,
