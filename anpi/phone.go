@@ -170,6 +170,9 @@ func (s *Service) buildPhoneIndex(ctx context.Context, id SurveyID) (*phoneIndex
 		return nil, err
 	}
 	ix := &phoneIndex{numbers: map[string]UserID{}, calls: map[string]UserID{}, line: map[string]UserID{}}
+	// A fallback delivery names no contact: every phone (LINE account) of
+	// a user reached by SMS (LINE) is indexed.
+	reached := map[UserID]map[Channel]bool{}
 	var users []UserID // reached by SMS or LINE
 	for _, d := range ds {
 		if d.State != Sent && d.State != Delivered || d.Round < 0 {
@@ -181,22 +184,15 @@ func (s *Service) buildPhoneIndex(ctx context.Context, id SurveyID) (*phoneIndex
 				ix.calls[d.ProviderID] = d.UserID
 			}
 		case SMSChannel, LINEChannel:
-			users = append(users, d.UserID)
+			if reached[d.UserID] == nil {
+				reached[d.UserID] = map[Channel]bool{}
+				users = append(users, d.UserID)
+			}
+			reached[d.UserID][d.Channel] = true
 		}
 	}
 	if len(users) == 0 {
 		return ix, nil
-	}
-	// A fallback delivery names no contact: take every phone (LINE
-	// account) of the user reached by SMS (LINE).
-	reached := map[UserID]map[Channel]bool{}
-	for _, d := range ds {
-		if (d.State == Sent || d.State == Delivered) && d.Round >= 0 && (d.Channel == SMSChannel || d.Channel == LINEChannel) {
-			if reached[d.UserID] == nil {
-				reached[d.UserID] = map[Channel]bool{}
-			}
-			reached[d.UserID][d.Channel] = true
-		}
 	}
 	contacts, err := s.st.ContactsOf(ctx, users)
 	if err != nil {
