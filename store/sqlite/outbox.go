@@ -204,20 +204,31 @@ func (t *tx) idTaken(ctx context.Context, ds []*anpi.Delivery) (anpi.DeliveryID,
 	return "", nil
 }
 
+// insertDeliveries is the INSERT of n deliveries; fresh ones (see
+// allFresh) bind only the columns that vary.
 func insertDeliveries(n int, fresh bool) string {
 	// The constants of a fresh row are the last columns of enqueueCols.
 	row := "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 	if fresh {
 		row = "(?,?,?,?,?,?,?,?,?,'queued',0,'','',NULL)"
 	}
+	return multiRow("INSERT OR IGNORE INTO deliveries ("+enqueueCols+") VALUES ", row, n, "")
+}
+
+// multiRow is the statement head, then n times row separated by commas,
+// then tail: an INSERT of n rows (statements are prepared per text, so
+// callers keep n to a few values, enqueueChunk at most).
+func multiRow(head, row string, n int, tail string) string {
 	var b strings.Builder
-	b.WriteString("INSERT OR IGNORE INTO deliveries (" + enqueueCols + ") VALUES ")
+	b.Grow(len(head) + n*(len(row)+1) + len(tail))
+	b.WriteString(head)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(row)
 	}
+	b.WriteString(tail)
 	return b.String()
 }
 

@@ -279,16 +279,7 @@ func (t *tx) AddRecipients(ctx context.Context, s anpi.SurveyID, rs []anpi.Recip
 // insertRecipientsSQL is the INSERT of n recipients, returning the users
 // of those inserted.
 func insertRecipientsSQL(n int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO recipients (survey_id, user_id, data) VALUES ")
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?,?,?)")
-	}
-	b.WriteString(" ON CONFLICT DO NOTHING RETURNING user_id")
-	return b.String()
+	return multiRow("INSERT INTO recipients (survey_id, user_id, data) VALUES ", "(?,?,?)", n, " ON CONFLICT DO NOTHING RETURNING user_id")
 }
 
 // recipient returns a stored recipient and the rowid of his current

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
-	"strings"
 	"time"
 
 	"github.com/anpikit/anpi/anpi"
@@ -97,15 +96,7 @@ func (t *tx) insertTokens(ctx context.Context, ts []*anpi.AnswerToken) error {
 
 // insertTokensSQL is the INSERT of n tokens.
 func insertTokensSQL(n int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO answer_tokens (hash, survey_id, user_id, created_at, expires_at, revoked_at) VALUES ")
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?,?,?,?,?,?)")
-	}
-	return b.String()
+	return multiRow("INSERT INTO answer_tokens (hash, survey_id, user_id, created_at, expires_at, revoked_at) VALUES ", "(?,?,?,?,?,?)", n, "")
 }
 
 func (t *tx) AnswerToken(ctx context.Context, h anpi.TokenHash) (*anpi.AnswerToken, error) {
