@@ -168,15 +168,7 @@ func (h *handler) renderSelf(w http.ResponseWriter, status int, p *selfPage) {
 	for _, k := range formKinds() {
 		p.Kinds = append(p.Kinds, option{Code: k.value, Label: p.S.Kinds[k.value], Checked: k.value == p.Kind})
 	}
-	var b strings.Builder
-	if err := h.tmpl.ExecuteTemplate(&b, "self", p); err != nil {
-		h.log.Error("anpi/web: rendering the registration page", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(b.String()))
+	h.writePage(w, status, "self", p)
 }
 
 func (h *handler) selfGet(w http.ResponseWriter, r *http.Request) {

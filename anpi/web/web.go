@@ -277,15 +277,22 @@ func (h *handler) message(w http.ResponseWriter, status int, l anpi.Locale, text
 }
 
 func (h *handler) render(w http.ResponseWriter, status int, p *page) {
+	h.writePage(w, status, h.tmpl.Name(), p)
+}
+
+// writePage executes the template name with data into a buffer, then
+// writes it with status: a template that fails sends a plain 500, never
+// half a page.
+func (h *handler) writePage(w http.ResponseWriter, status int, name string, data any) {
 	var b strings.Builder
-	if err := h.tmpl.Execute(&b, p); err != nil {
-		h.log.Error("anpi/web: rendering a page", "err", err)
+	if err := h.tmpl.ExecuteTemplate(&b, name, data); err != nil {
+		h.log.Error("anpi/web: rendering a page", "template", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	io.WriteString(w, b.String())
+	_, _ = io.WriteString(w, b.String())
 }
 
 // locale is the page's locale: ?lang= (or the form's lang field) when
