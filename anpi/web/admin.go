@@ -357,15 +357,7 @@ func (h *admin) message(w http.ResponseWriter, r *http.Request, status int, l an
 
 // render writes an admin page.
 func (h *admin) render(w http.ResponseWriter, status int, p *adminPage) {
-	var b strings.Builder
-	if err := h.tmpl.Execute(&b, p); err != nil {
-		h.log.Error("anpi/web: rendering an admin page", "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	io.WriteString(w, b.String())
+	writePage(w, h.log, h.tmpl, status, p)
 }
 
 // show renders a page of an authenticated request.

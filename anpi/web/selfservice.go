@@ -168,7 +168,7 @@ func (h *handler) renderSelf(w http.ResponseWriter, status int, p *selfPage) {
 	for _, k := range formKinds() {
 		p.Kinds = append(p.Kinds, option{Code: k.value, Label: p.S.Kinds[k.value], Checked: k.value == p.Kind})
 	}
-	h.writePage(w, status, "self", p)
+	writePage(w, h.log, h.tmpl.Lookup("self"), status, p)
 }
 
 func (h *handler) selfGet(w http.ResponseWriter, r *http.Request) {

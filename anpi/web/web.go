@@ -277,16 +277,17 @@ func (h *handler) message(w http.ResponseWriter, status int, l anpi.Locale, text
 }
 
 func (h *handler) render(w http.ResponseWriter, status int, p *page) {
-	h.writePage(w, status, h.tmpl.Name(), p)
+	writePage(w, h.log, h.tmpl, status, p)
 }
 
-// writePage executes the template name with data into a buffer, then
-// writes it with status: a template that fails sends a plain 500, never
-// half a page.
-func (h *handler) writePage(w http.ResponseWriter, status int, name string, data any) {
+// writePage executes t with data into a buffer, then writes it with
+// status: a template that fails sends a plain 500, never half a page. The
+// answer pages, the registration page and the admin pages all write
+// through it.
+func writePage(w http.ResponseWriter, log *slog.Logger, t *template.Template, status int, data any) {
 	var b strings.Builder
-	if err := h.tmpl.ExecuteTemplate(&b, name, data); err != nil {
-		h.log.Error("anpi/web: rendering a page", "template", name, "err", err)
+	if err := t.Execute(&b, data); err != nil {
+		log.Error("anpi/web: rendering a page", "template", t.Name(), "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
