@@ -40,9 +40,10 @@
 // regions) and writes the survey of (rule, event), its new recipients and
 // one Queued delivery per new recipient on the first channel of
 // Options.Channels he can be reached on (SkippedNoContact when none), with
-// audit entries: the survey with its first 256 recipients in one
-// transaction, so the first messages leave within milliseconds, then the
-// others 5,000 per transaction, each chunk whole or not at all. Survey IDs derive from
+// audit entries and each delivery's answer link (its token stored as a
+// hash): the survey with its first 64 recipients in one transaction, so
+// the first messages leave within milliseconds, then chunks doubling up to
+// 5,000 per transaction, each chunk whole or not at all. Survey IDs derive from
 // the rule and the event, and the survey's recipients are the durable set of
 // people already asked: a second report of the event asks only those newly
 // in scope, and a restarted Service fed the same documents asks nobody
@@ -54,15 +55,21 @@
 // Render turns a delivery the dispatcher claimed into a channel.Message:
 // the recipient's address on the channel, the survey's template in his
 // locale and the channel's style, and a personal answer link whose token
-// the store keeps only as a hash. RenderBatch does the same for a batch of
-// claimed deliveries, reading each survey, the users and their contacts once
-// and storing all the batch's tokens in one write (one fsync per batch
-// instead of one per message). Options.OnEnqueue (a dispatcher's Notify) is
+// the store keeps only as a hash (the first render of an auto-send's
+// delivery uses the link its fan-out stored). RenderBatch does the same
+// for a batch of claimed deliveries, reading each survey, the users and
+// their contacts once and storing all the batch's new tokens in one write
+// (one fsync per batch instead of one per message). Options.OnEnqueue (a dispatcher's Notify) is
 // called after every commit that enqueued deliveries, so a dispatcher in the
 // same process starts on them at once. AnswerByToken records an answer given
-// through such a link, LookupToken serves the answer page's GET without
-// recording anything, and AnswerAs records answers the caller authenticated
-// otherwise (LINE, voice, an administrator).
+// through such a link (SubmitAnswer, the answer page's POST, builds the
+// answers from the survey's form; both take a link the Service made or saw
+// from memory, the store checking the token in the recording transaction),
+// LookupToken serves the answer page's GET without recording anything;
+// AnswerBySMS, AnswerByCall and AnswerByLINE find the person by what the
+// survey reached, and AnswerAs records answers the caller authenticated
+// otherwise (an administrator). LINEFollowChanged marks a LINE contact
+// broken while its user blocks the account.
 //
 // FollowUp, which Tick calls, enqueues the reminders (再通知) of surveys
 // with a ReminderPolicy, round k at StartedAt + k×Interval, to the

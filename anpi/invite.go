@@ -50,8 +50,9 @@ func tokenSurvey(ctx context.Context, tx Tx, id SurveyID, title string, now time
 // Invitation is a registration link for one user.
 type Invitation struct {
 	UserID UserID
-	// URL is the link: BaseURL + InvitationPath + a token of 256 random
-	// bits, of which the store keeps only the hash. Whoever holds it may
+	// URL is the link: BaseURL + InvitationPath + a token of 192 random
+	// bits (after its locator, see TokenHash), of which the store keeps
+	// only the hash. Whoever holds it may
 	// register contacts for the user until it expires: hand it to him
 	// alone.
 	URL       string
