@@ -17,7 +17,11 @@
 // InTx and the group committer take turns on it, so writes never fail with
 // SQLITE_BUSY inside the process. Reads called on the Store run on a pool
 // of read connections (Options.Readers) and see the last commit; reads in
-// InTx see the transaction's own writes.
+// InTx see the transaction's own writes. The read connections map the
+// database file (Options.ReaderMmap) and keep a small page cache: a commit
+// makes a reader drop its cache, which modernc.org/sqlite does page by
+// page. A response that names its answer token (anpi.Response.ViaToken) is
+// checked against it in the statement that reads the recipient.
 //
 // # Group commit
 //
