@@ -153,8 +153,19 @@ func (d *Delivery) Validate() error {
 	if !d.Channel.Valid() {
 		return Errorf(InvalidArgument, "anpi: delivery %s: unknown channel %q", d.ID, d.Channel)
 	}
-	if d.State != Queued && d.State != SkippedNoContact {
-		return Errorf(InvalidArgument, "anpi: delivery %s: enqueue as queued or skipped_no_contact, not %q", d.ID, d.State)
+	switch d.State {
+	case Queued, SkippedNoContact:
+		if d.LeaseOwner != "" || !d.LeaseUntil.IsZero() {
+			return Errorf(InvalidArgument, "anpi: delivery %s: a %s delivery has no lease (owner %q)", d.ID, d.State, d.LeaseOwner)
+		}
+	case Sending:
+		// Claimed as it is enqueued, for a dispatcher that is handed it
+		// once the transaction commits (see Handoff).
+		if d.LeaseOwner == "" || d.LeaseUntil.IsZero() || d.Attempts < 1 {
+			return Errorf(InvalidArgument, "anpi: delivery %s: enqueued as sending, it needs a lease owner, a lease end and attempts ≥ 1", d.ID)
+		}
+	default:
+		return Errorf(InvalidArgument, "anpi: delivery %s: enqueue as queued, skipped_no_contact or sending (leased), not %q", d.ID, d.State)
 	}
 	if d.Round < SummaryRound {
 		return Errorf(InvalidArgument, "anpi: delivery %s: round %d", d.ID, d.Round)

@@ -203,8 +203,12 @@ type SurveyTx interface {
 // same transaction as the survey or recipients they belong to.
 type OutboxTx interface {
 	// EnqueueDeliveries adds deliveries in state Queued (or
-	// SkippedNoContact). Deliveries whose Key already exists are skipped;
-	// it returns how many were new.
+	// SkippedNoContact), or Sending under a lease (LeaseOwner, LeaseUntil,
+	// Attempts ≥ 1): claimed as they are enqueued, by the dispatcher they
+	// are handed to once the transaction commits (Handoff); such a
+	// delivery is claimable again when its lease expires, as any claimed
+	// one. Deliveries whose Key already exists are skipped; it returns how
+	// many were new.
 	EnqueueDeliveries(ctx context.Context, ds []*Delivery) (int, error)
 	// ClaimDeliveries leases up to Limit deliveries that are Queued or
 	// FailedTemporary with NextAttemptAt ≤ Now, or Sending with an expired

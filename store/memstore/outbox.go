@@ -72,7 +72,6 @@ func (t *tx) EnqueueDeliveries(ctx context.Context, ds []*anpi.Delivery) (int, e
 			return 0, anpi.Errorf(anpi.AlreadyExists, "memstore: enqueue delivery %s: the id is taken by another delivery", d.ID)
 		}
 		c := d.Clone()
-		c.LeaseOwner, c.LeaseUntil = "", time.Time{}
 		if c.CreatedAt.IsZero() {
 			c.CreatedAt = t.now()
 		}

@@ -159,9 +159,9 @@ func (t *tx) enqueue(ctx context.Context, ds []*anpi.Delivery, now time.Time) (i
 	}
 	b := &pgx.Batch{}
 	q := t.s.sql(`INSERT INTO {deliveries} (` + deliveryCols + `)
-		SELECT id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, '', NULL, last_error, provider_id, created_at, updated_at, sent_at
-		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::text[], ?::int[], ?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[])
-			AS x(id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, last_error, provider_id, created_at, updated_at, sent_at)
+		SELECT id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, lease_owner, lease_until, last_error, provider_id, created_at, updated_at, sent_at
+		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::text[], ?::int[], ?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::text[], ?::bigint[])
+			AS x(id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, last_error, provider_id, created_at, updated_at, sent_at, lease_owner, lease_until)
 		ON CONFLICT (survey_id, user_id, channel, contact_id, round) DO NOTHING`)
 	for start := 0; start < len(ds); start += enqueueChunk {
 		b.Queue(q, deliveryArrays(ds[start:min(start+enqueueChunk, len(ds))], now)...)
@@ -202,7 +202,7 @@ func (t *tx) copyDeliveries(ctx context.Context, ds []*anpi.Delivery, now time.T
 			u = c
 		}
 		rows[i] = []any{string(d.ID), string(d.SurveyID), string(d.UserID), string(d.Channel), string(d.ContactID), int32(d.Round), string(d.State), int32(d.Attempts),
-			nextNanos(d.NextAttemptAt), "", nil, d.LastError, d.ProviderID, nanos(c), nanos(u), nanos(d.SentAt)}
+			nextNanos(d.NextAttemptAt), d.LeaseOwner, nanos(d.LeaseUntil), d.LastError, d.ProviderID, nanos(c), nanos(u), nanos(d.SentAt)}
 	}
 	n, err := t.q.CopyFrom(ctx, pgx.Identifier{t.s.schema, "deliveries"}, deliveryColumns(), pgx.CopyFromRows(rows))
 	if err != nil {
@@ -221,7 +221,8 @@ func deliveryArrays(chunk []*anpi.Delivery, now time.Time) []any {
 		ids, surveys, users, chans, contacts, states, errs, providers = make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k), make([]string, k)
 		rounds, attempts                                              = make([]int32, k), make([]int32, k)
 		next                                                          = make([]int64, k)
-		created, updated, sent                                        = make([]*int64, k), make([]*int64, k), make([]*int64, k)
+		created, updated, sent, leaseUntil                            = make([]*int64, k), make([]*int64, k), make([]*int64, k), make([]*int64, k)
+		leaseOwners                                                   = make([]string, k)
 	)
 	for i, d := range chunk {
 		c, u := utc(d.CreatedAt), utc(d.UpdatedAt)
@@ -236,8 +237,9 @@ func deliveryArrays(chunk []*anpi.Delivery, now time.Time) []any {
 		rounds[i], attempts[i] = int32(d.Round), int32(d.Attempts)
 		next[i] = nextNanos(d.NextAttemptAt)
 		created[i], updated[i], sent[i] = nanos(c), nanos(u), nanos(d.SentAt)
+		leaseOwners[i], leaseUntil[i] = d.LeaseOwner, nanos(d.LeaseUntil)
 	}
-	return []any{ids, surveys, users, chans, contacts, rounds, states, attempts, next, errs, providers, created, updated, sent}
+	return []any{ids, surveys, users, chans, contacts, rounds, states, attempts, next, errs, providers, created, updated, sent, leaseOwners, leaseUntil}
 }
 
 // claimOrder orders deliveries as claims take them: NextAttemptAt, then ID.

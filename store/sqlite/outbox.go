@@ -15,16 +15,16 @@ import (
 
 const deliveryCols = "id, survey_id, user_id, channel, contact_id, round, state, attempts, next_at, lease_owner, lease_until, last_error, provider_id, created_at, updated_at, sent_at"
 
-// enqueueCols are the columns EnqueueDeliveries binds: a new delivery has
-// no lease (lease_owner ”, lease_until NULL).
-const enqueueCols = freshCols + ", state, attempts, last_error, provider_id, sent_at"
+// enqueueCols are the columns EnqueueDeliveries binds (a fresh delivery
+// has no lease: lease_owner ”, lease_until NULL).
+const enqueueCols = freshCols + ", state, attempts, last_error, provider_id, sent_at, lease_owner, lease_until"
 
 // freshCols are the columns of enqueueCols whose values a fresh delivery
 // (allFresh) binds; the others are constants.
 const freshCols = "id, survey_id, user_id, channel, contact_id, round, next_at, created_at, updated_at"
 
 // enqueueColCount is the number of columns of enqueueCols.
-const enqueueColCount = 14
+const enqueueColCount = 16
 
 // allChannels are the channels anpi.Channel.Valid accepts, the only ones
 // EnqueueDeliveries stores: a claim that names no channel claims each of
@@ -74,7 +74,7 @@ func enqueueArgs(args []any, d *anpi.Delivery, now time.Time, fresh bool) []any 
 	if fresh {
 		return args
 	}
-	return append(args, string(d.State), d.Attempts, d.LastError, d.ProviderID, nanos(d.SentAt))
+	return append(args, string(d.State), d.Attempts, d.LastError, d.ProviderID, nanos(d.SentAt), d.LeaseOwner, nanos(d.LeaseUntil))
 }
 
 func (t *tx) getDelivery(ctx context.Context, op string, id anpi.DeliveryID) (*anpi.Delivery, error) {
@@ -208,9 +208,9 @@ func (t *tx) idTaken(ctx context.Context, ds []*anpi.Delivery) (anpi.DeliveryID,
 // allFresh) bind only the columns that vary.
 func insertDeliveries(n int, fresh bool) string {
 	// The constants of a fresh row are the last columns of enqueueCols.
-	row := "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+	row := "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 	if fresh {
-		row = "(?,?,?,?,?,?,?,?,?,'queued',0,'','',NULL)"
+		row = "(?,?,?,?,?,?,?,?,?,'queued',0,'','',NULL,'',NULL)"
 	}
 	return multiRow("INSERT OR IGNORE INTO deliveries ("+enqueueCols+") VALUES ", row, n, "")
 }

@@ -72,7 +72,15 @@ func testEnqueue(t *testing.T, st anpi.Store) {
 	sending := newDelivery("d5", "s", "u3", anpi.EmailChannel, t0())
 	sending.State = anpi.Sending
 	_, err = st.EnqueueDeliveries(ctx, []*anpi.Delivery{sending})
-	requireCode(t, anpi.InvalidArgument, err, "enqueued as sending")
+	requireCode(t, anpi.InvalidArgument, err, "enqueued as sending without a lease")
+	leasedQueued := newDelivery("d5", "s", "u3", anpi.EmailChannel, t0())
+	leasedQueued.LeaseOwner, leasedQueued.LeaseUntil = "w", at(time.Minute)
+	_, err = st.EnqueueDeliveries(ctx, []*anpi.Delivery{leasedQueued})
+	requireCode(t, anpi.InvalidArgument, err, "enqueued as queued with a lease")
+	sent := newDelivery("d5", "s", "u3", anpi.EmailChannel, t0())
+	sent.State = anpi.Sent
+	_, err = st.EnqueueDeliveries(ctx, []*anpi.Delivery{sent})
+	requireCode(t, anpi.InvalidArgument, err, "enqueued as sent")
 	_, err = st.EnqueueDeliveries(ctx, []*anpi.Delivery{newDelivery("d6", "s", "u3", "pigeon", t0())})
 	requireCode(t, anpi.InvalidArgument, err, "unknown channel")
 
@@ -185,6 +193,47 @@ func testExpiredLease(t *testing.T, st anpi.Store) {
 	require.Empty(t, claim(t, st, "w3", 1, at(time.Hour)), "a sent delivery is final")
 	require.Equal(t, "msg-1", getDelivery(t, st, "d").ProviderID)
 	requireCode(t, anpi.NotFound, st.CompleteDelivery(ctx, "ghost", "w2", anpi.SendResult{At: t0()}))
+}
+
+// testEnqueueLeased: a delivery enqueued as Sending under a lease (the
+// fan-out handing it to its dispatcher) is held like a claimed one: the
+// owner completes it, nobody claims it before the lease ends, anybody after.
+func testEnqueueLeased(t *testing.T, st anpi.Store) {
+	ctx := t.Context()
+	outboxFixture(t, st, 3)
+	leased := func(id string, u anpi.UserID) *anpi.Delivery {
+		d := newDelivery(id, "s", u, anpi.EmailChannel, t0())
+		d.State, d.Attempts, d.LeaseOwner, d.LeaseUntil = anpi.Sending, 1, "fanout", at(time.Minute)
+		return d
+	}
+	d1, d2 := leased("d1", "u1"), leased("d2", "u2")
+	d3 := newDelivery("d3", "s", "u3", anpi.EmailChannel, t0())
+	n, err := st.EnqueueDeliveries(ctx, []*anpi.Delivery{d1, d2, d3})
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	require.Equal(t, d1, getDelivery(t, st, "d1"), "stored as given, lease and all")
+	counts, err := st.CountDeliveries(ctx, "s")
+	require.NoError(t, err)
+	require.Equal(t, map[anpi.DeliveryState]int{anpi.Sending: 2, anpi.Queued: 1}, nonZero(counts))
+
+	require.Equal(t, []anpi.DeliveryID{"d3"}, deliveryIDs(claim(t, st, "w", 10, at(30*time.Second))), "the leased ones are held")
+	require.NoError(t, st.CompleteDelivery(ctx, "d3", "w", anpi.SendResult{ProviderID: "p3", At: at(35 * time.Second)}))
+	require.NoError(t, st.CompleteDelivery(ctx, "d1", "fanout", anpi.SendResult{ProviderID: "p1", At: at(40 * time.Second)}))
+	require.Equal(t, anpi.Sent, getDelivery(t, st, "d1").State)
+
+	got := claim(t, st, "w", 10, at(2*time.Minute))
+	require.Equal(t, []anpi.DeliveryID{"d2"}, deliveryIDs(got), "a lease that ran out is claimable, as after a crash")
+	require.Equal(t, 2, got[0].Attempts)
+	requireCode(t, anpi.FailedPrecondition, st.CompleteDelivery(ctx, "d2", "fanout", anpi.SendResult{At: at(2 * time.Minute)}), "the fan-out's lease is lost")
+
+	// Enqueued again (a retried fan-out), the key is skipped: the lease
+	// of the delivery stored is not touched.
+	again := leased("d2", "u2")
+	again.LeaseOwner = "other"
+	n, err = st.EnqueueDeliveries(ctx, []*anpi.Delivery{again})
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Equal(t, "w", getDelivery(t, st, "d2").LeaseOwner)
 }
 
 func testFailDelivery(t *testing.T, st anpi.Store) {

@@ -40,6 +40,7 @@ func checks() []check {
 		{"Outbox/ClaimOrder", testClaimOrder},
 		{"Outbox/ClaimChannels", testClaimChannels},
 		{"Outbox/ExpiredLease", testExpiredLease},
+		{"Outbox/EnqueueLeased", testEnqueueLeased},
 		{"Outbox/FailDelivery", testFailDelivery},
 		{"Outbox/CancelDeliveries", testCancelDeliveries},
 		{"Outbox/CancelUserDeliveries", testCancelUserDeliveries},
