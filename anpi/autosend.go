@@ -688,10 +688,12 @@ func (s *Service) ask(ctx context.Context, tx Tx, sv *Survey, users []*User, now
 	if n != len(rs) {
 		return Errorf(Internal, "anpi: survey %s: %d recipients checked new, the store added %d", sv.ID, len(rs), n)
 	}
+	links.gen = s.contactGen.Load() // before the read: a write after it is seen
 	contacts, err := tx.ContactsOf(ctx, uids)
 	if err != nil {
 		return err
 	}
+	links.contacts = contacts
 	ds := make([]*Delivery, 0, len(users))
 	queued, noContact := 0, 0
 	for _, u := range users {
@@ -703,6 +705,7 @@ func (s *Service) ask(ctx context.Context, tx Tx, sv *Survey, users []*User, now
 			if err := s.mintLink(links, sv, u, dl, now); err != nil {
 				return err
 			}
+			s.leaseToHandoff(links, dl, now)
 		}
 		ds = append(ds, dl)
 	}

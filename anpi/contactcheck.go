@@ -602,6 +602,7 @@ func (s *Service) contactCheckAnswered(ctx context.Context, tx Tx, t *AnswerToke
 	if err := tx.RecordContactCheck(ctx, c.ID, c.Check); err != nil {
 		return nil, err
 	}
+	s.contactsChanged()
 	st := c.Status()
 	return &st, nil
 }

@@ -167,7 +167,7 @@ func (s *Service) RegisterContact(ctx context.Context, token string, c *Contact)
 			return err
 		}
 		var changed bool
-		if out, changed, err = registerContact(ctx, tx, u.ID, c, newID, "invitation", now); err != nil || !changed {
+		if out, changed, err = s.registerContact(ctx, tx, u.ID, c, newID, "invitation", now); err != nil || !changed {
 			return err
 		}
 		asked, err = s.verifyContact(ctx, tx, out, now)
@@ -216,7 +216,7 @@ func (s *Service) RegisterOwnContact(ctx context.Context, actor UserID, c *Conta
 			return err
 		}
 		var changed bool
-		if out, changed, err = registerContact(ctx, tx, actor, c, newID, "self-service", now); err != nil || !changed {
+		if out, changed, err = s.registerContact(ctx, tx, actor, c, newID, "self-service", now); err != nil || !changed {
 			return err
 		}
 		asked, err = s.verifyContact(ctx, tx, out, now)
@@ -242,7 +242,7 @@ func (s *Service) newContactID() (ContactID, error) {
 
 // registerContact stores c for user in tx; see RegisterOwnContact. changed
 // reports whether the contact is new or has a new kind or address.
-func registerContact(ctx context.Context, tx Tx, user UserID, c *Contact, newID ContactID, how string, now time.Time) (_ *Contact, changed bool, _ error) {
+func (s *Service) registerContact(ctx context.Context, tx Tx, user UserID, c *Contact, newID ContactID, how string, now time.Time) (_ *Contact, changed bool, _ error) {
 	if c == nil {
 		return nil, false, Errorf(InvalidArgument, "anpi: register contact: nil contact")
 	}
@@ -291,6 +291,7 @@ func registerContact(ctx context.Context, tx Tx, user UserID, c *Contact, newID 
 	if err := tx.PutContact(ctx, n); err != nil {
 		return nil, false, err
 	}
+	s.contactsChanged()
 	if _, err := tx.AppendAudit(ctx, &AuditEntry{At: now, Actor: user, Action: action, TargetKind: "contact", TargetID: string(n.ID),
 		Detail: fmt.Sprintf("%s %s contact, via %s", n.Scope, n.Kind, how)}); err != nil {
 		return nil, false, err
@@ -408,6 +409,7 @@ func (s *Service) LinkLINE(ctx context.Context, user UserID, lineUserID string) 
 		if err := tx.PutContact(ctx, c); err != nil {
 			return err
 		}
+		s.contactsChanged()
 		out, linked = c.Status(), c.ID
 		_, err = tx.AppendAudit(ctx, &AuditEntry{At: now, Actor: user, Action: "contact.link_line", TargetKind: "contact", TargetID: string(c.ID),
 			Detail: "LINE account linked"})

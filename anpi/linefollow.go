@@ -74,6 +74,7 @@ func (s *Service) LINEFollowChanged(ctx context.Context, lineUserID string, foll
 			if err := tx.RecordContactCheck(ctx, id, ck); err != nil {
 				return err
 			}
+			s.contactsChanged()
 			if _, err := tx.AppendAudit(ctx, &AuditEntry{At: now, Actor: c.UserID, Action: action, TargetKind: "contact", TargetID: string(id),
 				Detail: fmt.Sprintf("LINE user %s", LINEUserRef(lineUserID))}); err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 
 	"github.com/anpikit/anpi/channel"
@@ -102,9 +103,13 @@ type RenderResult struct {
 // (see dispatch.Renderer).
 //
 // Surveys are read afresh by every call, so a survey cancelled or closed
-// before the call renders nothing; nothing is cached between calls (other
-// replicas sharing the store may change a survey at any time). Contact
-// checks and summaries are rendered one by one, as Render does.
+// before the call renders nothing (other replicas sharing the store may
+// change a survey at any time). Users and contacts are read too, except
+// for the first render of a delivery this Service's fan-out enqueued
+// moments before: it uses the user and contacts the fan-out read, and its
+// link, unless the Service wrote a contact since (a change made elsewhere
+// in between is seen by the next send, as if the render had come first).
+// Contact checks and summaries are rendered one by one, as Render does.
 //
 // When the tokens cannot be stored, no message that carries one may be
 // sent: those results carry the store's error (which a dispatcher retries)
@@ -112,20 +117,44 @@ type RenderResult struct {
 // results say what became of each delivery.
 func (s *Service) RenderBatch(ctx context.Context, ds []*Delivery) ([]RenderResult, error) {
 	out := make([]RenderResult, len(ds))
-	c := &renderCache{surveys: map[SurveyID]*surveyEntry{}}
-	uids := make([]UserID, 0, len(ds))
+	c := &renderCache{surveys: map[SurveyID]*surveyEntry{}, links: map[DeliveryID]string{},
+		users: map[UserID]*User{}, contacts: map[UserID][]*Contact{}}
+	// A delivery of a fan-out this Service made is rendered with the
+	// user and contacts the fan-out read (unless a contact was written
+	// since): only the others are read.
+	gen := s.contactGen.Load()
+	var readUsers, readContacts []UserID
 	for _, d := range ds {
-		if d != nil {
-			uids = append(uids, d.UserID)
+		if d == nil {
+			continue
+		}
+		k, ok := s.takeLink(d)
+		if !ok {
+			readUsers, readContacts = append(readUsers, d.UserID), append(readContacts, d.UserID)
+			continue
+		}
+		c.links[d.ID], c.users[d.UserID] = k.text, k.user
+		if k.gen == gen {
+			c.contacts[d.UserID] = k.contacts
+		} else {
+			readContacts = append(readContacts, d.UserID)
 		}
 	}
 	// When a bulk read fails, each delivery reads its own and meets the
 	// error itself.
-	if us, err := s.st.GetUsers(ctx, uids); err == nil {
-		c.users = us
+	if len(readUsers) > 0 {
+		if us, err := s.st.GetUsers(ctx, readUsers); err == nil {
+			maps.Copy(c.users, us)
+		} else {
+			c.users = nil
+		}
 	}
-	if cs, err := s.st.ContactsOf(ctx, uids); err == nil {
-		c.contacts = cs
+	if len(readContacts) > 0 {
+		if cs, err := s.st.ContactsOf(ctx, readContacts); err == nil {
+			maps.Copy(c.contacts, cs)
+		} else {
+			c.contacts = nil
+		}
 	}
 	toks := make([]*AnswerToken, 0, len(ds))
 	withTok := make([]int, 0, len(ds))
@@ -162,6 +191,7 @@ func (s *Service) RenderBatch(ctx context.Context, ds []*Delivery) ([]RenderResu
 
 // renderCache is what RenderBatch reads once for a batch.
 type renderCache struct {
+	links    map[DeliveryID]string // links made with their deliveries (takeLink)
 	surveys  map[SurveyID]*surveyEntry
 	users    map[UserID]*User      // nil: read per delivery
 	contacts map[UserID][]*Contact // nil: read per delivery
@@ -248,7 +278,14 @@ func (s *Service) render(ctx context.Context, d *Delivery, c *renderCache) (*cha
 	}
 	v := e.values(u)
 	var tok *AnswerToken
-	if text, ok := s.takeLink(d); ok && !correction && d.Channel != VoiceChannel {
+	var text string
+	var kept bool
+	if c != nil {
+		text, kept = c.links[d.ID]
+	} else if k, ok := s.takeLink(d); ok {
+		text, kept = k.text, true
+	}
+	if kept && !correction && d.Channel != VoiceChannel {
 		v.URL = s.answerURL(text) // made and stored with the delivery
 	} else if !correction && d.Channel != VoiceChannel {
 		newToken := s.newToken

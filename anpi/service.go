@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anpikit/anpi/jma"
@@ -101,6 +102,17 @@ type Options struct {
 	//	svc, _ := anpi.New(st, &anpi.Options{OnEnqueue: func() { disp.Notify() }})
 	//	disp, _ = dispatch.New(st, &dispatch.Options{Renderer: svc, ...})
 	OnEnqueue func()
+	// Handoff, when set, takes the deliveries of auto-sends straight
+	// from their fan-out: each chunk's deliveries on channels the
+	// Handoff takes are enqueued already leased to it and handed over
+	// once the chunk commits, and their first render uses the users and
+	// contacts the fan-out read. A dispatch.Handoff given to the
+	// dispatcher too is one:
+	//
+	//	h := dispatch.NewHandoff()
+	//	svc, _ := anpi.New(st, &anpi.Options{Handoff: h, OnEnqueue: func() { disp.Notify() }})
+	//	disp, _ = dispatch.New(st, &dispatch.Options{Handoff: h, Renderer: svc, Senders: senders})
+	Handoff Handoff
 }
 
 // Service is the engine of AnpiKit: it turns JMA documents into surveys and
@@ -123,16 +135,20 @@ type Service struct {
 	remind   ReminderPolicy // Options.AutoReminders
 	tick     time.Duration
 	maxRetry int
-	summary  time.Duration            // Options.SummaryAfter; negative: none
-	fu       followState              // what FollowUp did, so a tick does not redo it
-	cc       onboarding               // contact checks and invitations (contactcheck.go)
-	notifier Notifier                 // Options.Notifier (messaging.go)
-	onEnq    func()                   // Options.OnEnqueue
-	phones   phoneIndexes             // who an SMS reply or a call answers for (phone.go)
-	lineIx   lineContacts             // LINE contacts by LINE user, for (un)follows (linefollow.go)
-	tokens   tokenMemo                // answer tokens made or read lately (answermemo.go)
-	links    memo[DeliveryID, string] // links made with their deliveries (links.go)
-	answered surveyMemo               // surveys answered lately, with their forms
+	summary  time.Duration              // Options.SummaryAfter; negative: none
+	fu       followState                // what FollowUp did, so a tick does not redo it
+	cc       onboarding                 // contact checks and invitations (contactcheck.go)
+	notifier Notifier                   // Options.Notifier (messaging.go)
+	onEnq    func()                     // Options.OnEnqueue
+	phones   phoneIndexes               // who an SMS reply or a call answers for (phone.go)
+	lineIx   lineContacts               // LINE contacts by LINE user, for (un)follows (linefollow.go)
+	tokens   tokenMemo                  // answer tokens made or read lately (answermemo.go)
+	links    memo[DeliveryID, keptLink] // links made with their deliveries (links.go)
+	handoff  Handoff                    // Options.Handoff
+	// contactGen counts the Service's writes to contacts: contacts a
+	// fan-out read before the latest are not used to render (links.go).
+	contactGen atomic.Uint64
+	answered   surveyMemo // surveys answered lately, with their forms
 
 	randMu   sync.Mutex
 	rand     io.Reader
@@ -188,6 +204,7 @@ func New(st Store, opts *Options) (*Service, error) {
 		form:     o.Form,
 		tmplID:   o.TemplateID,
 		onEnq:    o.OnEnqueue,
+		handoff:  o.Handoff,
 		window:   o.AnswerWindow,
 		remind:   o.AutoReminders,
 		tick:     o.TickInterval,

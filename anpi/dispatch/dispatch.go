@@ -233,6 +233,11 @@ func New(st anpi.Store, opts *Options) (*Dispatcher, error) {
 		}
 		d.next[c] = d.successor(c)
 	}
+	if o.Handoff != nil {
+		if err := o.Handoff.attach(d); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
 }
 
@@ -371,7 +376,7 @@ func (d *Dispatcher) Step(ctx context.Context) (Stats, error) {
 			}
 			continue
 		}
-		ds, err := d.claim(ctx, l, n, probe)
+		ds, err := d.fetch(ctx, l, n, probe, now)
 		l.bucket.Return(now, n-len(ds))
 		if err != nil {
 			errs = append(errs, err)
@@ -396,6 +401,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		return anpi.Errorf(anpi.FailedPrecondition, "dispatch: run: already running")
 	}
 	defer d.running.Store(false)
+	if h := d.o.Handoff; h != nil {
+		h.setRunning(true)
+		defer func() {
+			// Handed deliveries not sent are put back, due at once.
+			if rest := h.setRunning(false); len(rest) > 0 {
+				d.putBack(ctx, rest)
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	for _, l := range d.lanes {
 		for range l.lim.Concurrency {
@@ -442,7 +456,7 @@ func (d *Dispatcher) work(ctx context.Context, l *lane) {
 			n = 1
 		}
 		wake := d.wake.wait()
-		ds, err := d.claim(ctx, l, n, probe)
+		ds, err := d.fetch(ctx, l, n, probe, now)
 		if err != nil {
 			if ctx.Err() == nil {
 				d.log.Error("dispatch: claim failed", "channel", l.ch, "error", err)

@@ -201,4 +201,9 @@ type Options struct {
 	// Logger receives circuit changes, exhausted deliveries and store
 	// errors; default discard.
 	Logger *slog.Logger
+	// Handoff, given to the Service too (anpi.Options.Handoff), passes
+	// the deliveries a fan-out enqueues straight to this dispatcher,
+	// leased to it: they are sent before any claim, without one. A
+	// Handoff serves one dispatcher. Optional.
+	Handoff *Handoff
 }

@@ -36,6 +36,17 @@ type outcome struct {
 	broken     bool // the contact is gone (Unregistered)
 }
 
+// fetch returns up to n deliveries of l's channel to send: those handed
+// over (Options.Handoff) first, else a claim's.
+func (d *Dispatcher) fetch(ctx context.Context, l *lane, n int, probe bool, now time.Time) ([]*anpi.Delivery, error) {
+	if h := d.o.Handoff; h != nil {
+		if ds := h.take(l.ch, n, now); len(ds) > 0 {
+			return ds, nil
+		}
+	}
+	return d.claim(ctx, l, n, probe)
+}
+
 // claim claims up to n due deliveries of l's channel. A probe that finds
 // nothing is given back.
 func (d *Dispatcher) claim(ctx context.Context, l *lane, n int, probe bool) ([]*anpi.Delivery, error) {
@@ -50,13 +61,19 @@ func (d *Dispatcher) claim(ctx context.Context, l *lane, n int, probe bool) ([]*
 	return ds, err
 }
 
-// abandon puts back deliveries claimed but not sent (Run was stopped while
-// they waited for tokens): they are due again at once, for this dispatcher
-// or another.
+// abandon puts back deliveries claimed but not sent (Run was stopped
+// while they waited for tokens).
 func (d *Dispatcher) abandon(ctx context.Context, l *lane, ds []*anpi.Delivery, probe bool) {
 	if probe {
 		l.breaker.Release()
 	}
+	d.putBack(ctx, ds)
+}
+
+// putBack records deliveries held but never sent (Run was stopped
+// first) as due again at once, for this dispatcher or another; ctx may be
+// done already (record outlives it).
+func (d *Dispatcher) putBack(ctx context.Context, ds []*anpi.Delivery) {
 	now := d.clock.Now()
 	outs := make([]outcome, len(ds))
 	for i, dl := range ds {

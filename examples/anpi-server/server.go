@@ -174,10 +174,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	// The engine: the Service renders for the dispatcher and wakes it on
-	// every enqueue.
+	// The engine: the Service renders for the dispatcher, wakes it on
+	// every enqueue and hands it the deliveries of auto-sends as their
+	// chunks commit (no claim).
 	var disp *dispatch.Dispatcher
+	handoff := dispatch.NewHandoff()
 	s.svc, err = anpi.New(s.st, &anpi.Options{
+		Handoff:       handoff,
 		BaseURL:       s.baseURL,
 		Logger:        log,
 		Channels:      s.channels,
@@ -191,7 +194,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	disp, err = dispatch.New(s.st, &dispatch.Options{Senders: senders, Renderer: s.svc, Fallback: s.channels, Logger: log})
+	disp, err = dispatch.New(s.st, &dispatch.Options{Senders: senders, Renderer: s.svc, Fallback: s.channels, Logger: log, Handoff: handoff})
 	if err != nil {
 		return err
 	}

@@ -341,8 +341,11 @@ func runPipeline(b *testing.B, st anpi.Store, doc []byte, deadline time.Time) (f
 	b.Helper()
 	// The dispatcher is woken after each commit that enqueued (the
 	// fan-out commits in chunks), as a server wires it.
+	// Its deliveries are handed to the dispatcher as their chunk commits
+	// (Handoff), as the reference server wires it.
 	var disp *dispatch.Dispatcher
-	svc, err := anpi.New(st, &anpi.Options{BaseURL: "https://a.example", OnEnqueue: func() { disp.Notify() }})
+	h := dispatch.NewHandoff()
+	svc, err := anpi.New(st, &anpi.Options{BaseURL: "https://a.example", OnEnqueue: func() { disp.Notify() }, Handoff: h})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -355,7 +358,7 @@ func runPipeline(b *testing.B, st anpi.Store, doc []byte, deadline time.Time) (f
 	b.Logf("Preload (at the server's start): %s", time.Since(p0))
 	p := &progress{want: benchUsers, done: make(chan struct{})}
 	var mems []*memchan.Sender
-	disp, mems = benchDispatcher(b, st, svc, p)
+	disp, mems = benchDispatcher(b, st, svc, p, h)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stopped := make(chan error, 1)
@@ -400,7 +403,7 @@ func runPipeline(b *testing.B, st anpi.Store, doc []byte, deadline time.Time) (f
 // the benchmark's channels, reporting to p, and no rate limit: the batch
 // sizes and concurrency are the channels' defaults (dispatch.DefaultLimit),
 // the poll interval the default too (Notify wakes it).
-func benchDispatcher(b *testing.B, st anpi.Store, r dispatch.Renderer, p *progress) (*dispatch.Dispatcher, []*memchan.Sender) {
+func benchDispatcher(b *testing.B, st anpi.Store, r dispatch.Renderer, p *progress, h *dispatch.Handoff) (*dispatch.Dispatcher, []*memchan.Sender) {
 	b.Helper()
 	senders := map[anpi.Channel]channel.Sender{}
 	limits := map[anpi.Channel]dispatch.Limit{}
@@ -411,7 +414,7 @@ func benchDispatcher(b *testing.B, st anpi.Store, r dispatch.Renderer, p *progre
 		senders[bc.ch] = handOff{Sender: m, p: p}
 		limits[bc.ch] = dispatch.Limit{Rate: 1e9, Burst: 1e9}
 	}
-	disp, err := dispatch.New(st, &dispatch.Options{Senders: senders, Renderer: r, Limits: limits, Owner: "bench"})
+	disp, err := dispatch.New(st, &dispatch.Options{Senders: senders, Renderer: r, Limits: limits, Owner: "bench", Handoff: h})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -512,7 +515,7 @@ func baselines(b *testing.B, st anpi.Store, doc []byte, deadline time.Time) (par
 	render := dispatch.RendererFunc(func(_ context.Context, d *anpi.Delivery) (*channel.Message, anpi.ContactID, error) {
 		return &channel.Message{To: string(d.ContactID), Subject: "【安否確認】", Text: "安否を回答してください。"}, d.ContactID, nil
 	})
-	disp, mems := benchDispatcher(b, st, render, p)
+	disp, mems := benchDispatcher(b, st, render, p, nil)
 	rctx, cancel := context.WithCancel(ctx)
 	stopped := make(chan error, 1)
 	start = time.Now()

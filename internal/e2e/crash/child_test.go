@@ -99,26 +99,15 @@ func TestHelperCrashChild(t *testing.T) {
 		die("open", err)
 	}
 	out.line("ready")
-	svc, err := anpi.New(st, &anpi.Options{BaseURL: baseURL, Logger: logger,
+	// The dispatcher runs before the document arrives, as in a server:
+	// the fan-out hands it each chunk's deliveries, leased to it, as the
+	// chunk commits (a kill leaves them held until their lease ends).
+	handoff := dispatch.NewHandoff()
+	svc, err := anpi.New(st, &anpi.Options{BaseURL: baseURL, Logger: logger, Handoff: handoff,
 		Channels: []anpi.Channel{anpi.EmailChannel, anpi.SMSChannel}})
 	if err != nil {
 		die("service", err)
 	}
-	doc, err := os.ReadFile(document)
-	if err != nil {
-		die("read document", err)
-	}
-	res, err := svc.HandleDocument(ctx, doc)
-	if err != nil {
-		die("handle document", err)
-	}
-	if len(res.Effects) != 1 || res.Effects[0].Survey == "" {
-		die("handle document", fmt.Errorf("effects %+v", res.Effects))
-	}
-	eff := res.Effects[0]
-	survey := eff.Survey
-	out.line("fed", survey, eff.Recipients, eff.Queued)
-
 	senders, err := childSenders()
 	if err != nil {
 		die("senders", err)
@@ -140,7 +129,8 @@ func TestHelperCrashChild(t *testing.T) {
 		// fewer tries left should its provider then fail (it is checked
 		// only on a failure); here no send to a working address fails.
 		// The test logs the most claims of one delivery.
-		Logger: logger,
+		Logger:  logger,
+		Handoff: handoff,
 	})
 	if err != nil {
 		die("dispatcher", err)
@@ -151,6 +141,21 @@ func TestHelperCrashChild(t *testing.T) {
 		defer close(ran)
 		_ = d.Run(runCtx)
 	}()
+
+	doc, err := os.ReadFile(document)
+	if err != nil {
+		die("read document", err)
+	}
+	res, err := svc.HandleDocument(ctx, doc)
+	if err != nil {
+		die("handle document", err)
+	}
+	if len(res.Effects) != 1 || res.Effects[0].Survey == "" {
+		die("handle document", fmt.Errorf("effects %+v", res.Effects))
+	}
+	eff := res.Effects[0]
+	survey := eff.Survey
+	out.line("fed", survey, eff.Recipients, eff.Queued)
 
 	// The answers: administrator answers first, then links as they come.
 	rnd := rand.New(rand.NewPCG(uint64(run), 7))
