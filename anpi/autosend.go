@@ -620,34 +620,71 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 			runtime.Gosched()
 		}
 	}
-	size := firstChunk
-	for len(rest) > 0 {
+	// The other chunks, each prepared (read and made) on the store's
+	// readers while the one before it is written: the single writer only
+	// writes.
+	var chunks [][]*User
+	for size := firstChunk; len(rest) > 0; rest = rest[len(chunks[len(chunks)-1]):] {
 		size = min(2*size, fanOutChunk)
-		chunk := rest[:min(len(rest), size)]
+		chunks = append(chunks, rest[:min(len(rest), size)])
+	}
+	prepare := func(users []*User) <-chan prepared {
+		ch := make(chan prepared, 1)
+		go func() {
+			c, err := s.prepareAsk(ctx, s.st, target, users, now)
+			ch <- prepared{c, err}
+		}()
+		return ch
+	}
+	var next <-chan prepared
+	if len(chunks) > 0 {
+		next = prepare(chunks[0])
+	}
+	left := 0
+	for _, c := range chunks {
+		left += len(c)
+	}
+	for k := range chunks {
+		p := <-next
+		if k+1 < len(chunks) {
+			next = prepare(chunks[k+1])
+		}
+		err := p.err
 		var part Effect
-		err := s.st.InTx(ctx, func(tx Tx) error {
-			part, links = Effect{}, minted{} // InTx may run fn again
-			return s.ask(ctx, tx, target, chunk, now, &part, &links, action,
-				fmt.Sprintf("rule %s, event %s, report %s, continued", d.Rule, d.Event, repID))
-		})
+		if err == nil {
+			err = s.st.InTx(ctx, func(tx Tx) error {
+				part = Effect{} // InTx may run fn again
+				return s.writeAsk(ctx, tx, target, p.c, now, &part, action,
+					fmt.Sprintf("rule %s, event %s, report %s, continued", d.Rule, d.Event, repID))
+			})
+		}
 		if err != nil {
+			if k+1 < len(chunks) {
+				<-next // not left running
+			}
 			// The chunks written stay: the retry of the decision asks
 			// those not asked yet.
 			return eff0, fmt.Errorf("anpi: %s for rule %s, event %s: survey %s: %d of %d recipients written: %w",
-				d.Action, d.Rule, d.Event, eff.Survey, eff.Recipients, eff.Recipients+len(rest), err)
+				d.Action, d.Rule, d.Event, eff.Survey, eff.Recipients, eff.Recipients+left, err)
 		}
-		s.keepLinks(&links)
+		s.keepLinks(&p.c.links)
 		s.enqueued(part.Queued)
 		eff.Recipients += part.Recipients
 		eff.Queued += part.Queued
 		eff.NoContact += part.NoContact
-		rest = rest[len(chunk):]
+		left -= len(chunks[k])
 	}
 	if eff.Recipients > 0 {
 		s.log.InfoContext(ctx, "anpi: auto-send", "survey", eff.Survey, "rule", d.Rule, "event", d.Event,
 			"created", eff.Created, "recipients", eff.Recipients, "queued", eff.Queued, "noContact", eff.NoContact)
 	}
 	return eff, nil
+}
+
+// prepared is a chunk prepared by prepareAsk, or why it could not be.
+type prepared struct {
+	c   *askChunk
+	err error
 }
 
 // activeUser returns the active user id from the directory snapshot, or
@@ -671,57 +708,96 @@ func (s *Service) activeUser(ctx context.Context, id UserID, rule string) *User 
 // (keepLinks), rendering the delivery writes nothing, so the first messages
 // of a send do not wait for the writer behind the next chunk.
 func (s *Service) ask(ctx context.Context, tx Tx, sv *Survey, users []*User, now time.Time, eff *Effect, links *minted, action, why string) error {
-	tree, err := tx.Departments(ctx)
+	c, err := s.prepareAsk(ctx, tx, sv, users, now)
 	if err != nil {
 		return err
 	}
-	rs := make([]Recipient, len(users))
+	err = s.writeAsk(ctx, tx, sv, c, now, eff, action, why)
+	*links = c.links
+	return err
+}
+
+// askChunk is a chunk of a fan-out made ready to write: its recipients,
+// their first deliveries and the links made for them.
+type askChunk struct {
+	rs        []Recipient
+	ds        []*Delivery
+	links     minted
+	queued    int
+	noContact int
+}
+
+// prepareAsk reads what asking users needs (the department tree, their
+// contacts: through r, a transaction or the store) and makes their
+// recipients, first deliveries and links. The fan-out prepares a chunk
+// on the store's readers while the one before it is written.
+func (s *Service) prepareAsk(ctx context.Context, r interface {
+	Departments(ctx context.Context) (*DepartmentTree, error)
+	ContactsOf(ctx context.Context, users []UserID) (map[UserID][]*Contact, error)
+}, sv *Survey, users []*User, now time.Time) (*askChunk, error) {
+	tree, err := r.Departments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := &askChunk{rs: make([]Recipient, len(users)), ds: make([]*Delivery, 0, len(users))}
 	uids := make([]UserID, len(users))
 	for i, u := range users {
-		rs[i] = NewRecipient(sv.ID, u, tree)
+		c.rs[i] = NewRecipient(sv.ID, u, tree)
 		uids[i] = u.ID
 	}
-	n, err := tx.AddRecipients(ctx, sv.ID, rs)
+	c.links.gen = s.contactGen.Load() // before the read: a write after it is seen
+	contacts, err := r.ContactsOf(ctx, uids)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if n != len(rs) {
-		return Errorf(Internal, "anpi: survey %s: %d recipients checked new, the store added %d", sv.ID, len(rs), n)
-	}
-	links.gen = s.contactGen.Load() // before the read: a write after it is seen
-	contacts, err := tx.ContactsOf(ctx, uids)
-	if err != nil {
-		return err
-	}
-	links.contacts = contacts
-	ds := make([]*Delivery, 0, len(users))
-	queued, noContact := 0, 0
+	c.links.contacts = contacts
 	for _, u := range users {
 		dl := s.firstDelivery(sv.ID, u, contacts[u.ID], now)
 		if dl.State == SkippedNoContact {
-			noContact++
+			c.noContact++
 		} else {
-			queued++
-			if err := s.mintLink(links, sv, u, dl, now); err != nil {
-				return err
+			c.queued++
+			if err := s.mintLink(&c.links, sv, u, dl, now); err != nil {
+				return nil, err
 			}
-			s.leaseToHandoff(links, dl, now)
 		}
-		ds = append(ds, dl)
+		c.ds = append(c.ds, dl)
 	}
-	if _, err := tx.EnqueueDeliveries(ctx, ds); err != nil {
+	return c, nil
+}
+
+// writeAsk writes a prepared chunk in tx: the recipients, their
+// deliveries (those on channels the Handoff takes leased to it), the
+// links' tokens and the audit entry; it adds what it did to eff. The
+// chunk's deliveries are leased afresh each time (InTx may run it again).
+func (s *Service) writeAsk(ctx context.Context, tx Tx, sv *Survey, c *askChunk, now time.Time, eff *Effect, action, why string) error {
+	n, err := tx.AddRecipients(ctx, sv.ID, c.rs)
+	if err != nil {
 		return err
 	}
-	if len(links.tokens) > 0 {
-		if err := tx.PutAnswerTokens(ctx, links.tokens); err != nil {
+	if n != len(c.rs) {
+		return Errorf(Internal, "anpi: survey %s: %d recipients checked new, the store added %d", sv.ID, len(c.rs), n)
+	}
+	c.links.handed = c.links.handed[:0]
+	for _, dl := range c.ds {
+		if dl.State == Sending { // leased by a run of fn that did not commit
+			dl.State, dl.Attempts, dl.LeaseOwner, dl.LeaseUntil = Queued, 0, "", time.Time{}
+		}
+		s.leaseToHandoff(&c.links, dl, now)
+	}
+	if _, err := tx.EnqueueDeliveries(ctx, c.ds); err != nil {
+		return err
+	}
+	if len(c.links.tokens) > 0 {
+		if err := tx.PutAnswerTokens(ctx, c.links.tokens); err != nil {
 			return err
 		}
 	}
 	eff.Recipients += n
-	eff.Queued += queued
-	eff.NoContact += noContact
+	eff.Queued += c.queued
+	eff.NoContact += c.noContact
 	_, err = tx.AppendAudit(ctx, &AuditEntry{At: now, Action: action, TargetKind: "survey", TargetID: string(sv.ID),
-		Detail: fmt.Sprintf("%s: %d new recipients, %d deliveries queued, %d without a contact", why, n, queued, noContact)})
+		Detail: fmt.Sprintf("%s: %d new recipients, %d deliveries queued, %d without a contact", why, n, c.queued, c.noContact)})
 	return err
 }
 

@@ -379,7 +379,7 @@ func runPipeline(b *testing.B, st anpi.Store, doc []byte, deadline time.Time) (f
 		b.Fatalf("HandleDocument: want one send of %d deliveries, got %+v", benchUsers, out.Effects)
 	}
 	sv := out.Effects[0].Survey
-	b.Logf("HandleDocument: %s", handle)
+	b.Logf("HandleDocument: %s (%d handed by then)", handle, p.n.Load())
 	select {
 	case <-p.done:
 	case <-time.After(time.Until(deadline)):
