@@ -43,7 +43,9 @@
 // audit entries and each delivery's answer link (its token stored as a
 // hash): the survey with its first 64 recipients in one transaction, so
 // the first messages leave within milliseconds, then chunks doubling up to
-// 5,000 per transaction, each chunk whole or not at all. Survey IDs derive from
+// 5,000 per transaction, each chunk whole or not at all (each chunk's
+// contacts are read and its links made on the store's readers while the
+// chunk before it is written). Survey IDs derive from
 // the rule and the event, and the survey's recipients are the durable set of
 // people already asked: a second report of the event asks only those newly
 // in scope, and a restarted Service fed the same documents asks nobody
@@ -61,7 +63,12 @@
 // their contacts once and storing all the batch's new tokens in one write
 // (one fsync per batch instead of one per message). Options.OnEnqueue (a dispatcher's Notify) is
 // called after every commit that enqueued deliveries, so a dispatcher in the
-// same process starts on them at once. AnswerByToken records an answer given
+// same process starts on them at once. With Options.Handoff (a
+// dispatch.Handoff) an auto-send's deliveries are written already leased
+// to the dispatcher and handed to it as their chunk commits: it sends them
+// without claiming them, and their first render uses the users and
+// contacts the fan-out read (one store write per delivery before its
+// result, instead of three). AnswerByToken records an answer given
 // through such a link (SubmitAnswer, the answer page's POST, builds the
 // answers from the survey's form; both take a link the Service made or saw
 // from memory, the store checking the token in the recording transaction),

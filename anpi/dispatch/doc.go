@@ -49,6 +49,13 @@
 // for Circuit.Cooldown; then one delivery goes as a probe, whose success
 // closes the circuit and whose failure reopens it.
 //
+// Deliveries need not be claimed: a fan-out in the same process can hand
+// them over (Handoff, given to the dispatcher and to anpi.Options). They
+// are written already leased to the dispatcher, which sends them before
+// any claim, while their lease has more than SendTimeout left; a crash
+// leaves them held until the lease ends, and then any dispatcher claims
+// them, as it would a crashed sender's claims.
+//
 // Run sends until its context ends, Limit.Concurrency rounds per channel
 // at a time, each claiming a batch and waiting for its tokens before
 // sending it (an idle loop holds no tokens; a batch waits at most

@@ -3,6 +3,8 @@ package dispatch_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/anpikit/anpi/anpi"
@@ -76,4 +78,69 @@ func Example() {
 	// push: token-yamada quake/yamada/fcm//0
 	// mail: sato@example.jp quake/sato/email//0
 	// sato's app broken: true
+}
+
+// signalling is a sender that tells when it sent.
+type signalling struct {
+	channel.Sender
+	sent chan<- struct{}
+}
+
+func (s signalling) Send(ctx context.Context, m *channel.Message) (channel.Receipt, error) {
+	r, err := s.Sender.Send(ctx, m)
+	s.sent <- struct{}{}
+	return r, err
+}
+
+// An engine wired as a server wires it: the Service hands the deliveries
+// of its auto-sends to the running dispatcher, leased to it, as each chunk
+// of the fan-out commits, so they are sent without being claimed; it also
+// wakes the dispatcher after each commit that enqueued (OnEnqueue), for
+// the deliveries it claims.
+func ExampleHandoff() {
+	ctx := context.Background()
+	st := memstore.New(nil)
+	_ = st.PutRule(ctx, &anpi.RuleRecord{ID: "quake", Name: "震度5弱以上", Enabled: true,
+		Spec: []byte(`{"id":"quake","kind":"earthquake","earthquake":{"threshold":"5-"}}`)})
+	r, _ := anpi.ParseRegion("quake:390") // 石川県能登
+	_ = st.CreateUser(ctx, &anpi.User{ID: "yamada", EmployeeCode: "E1", Name: "山田", Status: anpi.Active, Locale: anpi.Japanese,
+		Regions: []anpi.Region{r}})
+	_ = st.PutContact(ctx, &anpi.Contact{ID: "yamada-app", UserID: "yamada", Kind: anpi.FCMContact, Scope: anpi.PrivateScope,
+		Address: "token-yamada"})
+
+	var d *dispatch.Dispatcher
+	handoff := dispatch.NewHandoff()
+	svc, err := anpi.New(st, &anpi.Options{BaseURL: "https://anpi.example.co.jp", Handoff: handoff,
+		OnEnqueue: func() { d.Notify() }})
+	if err != nil {
+		panic(err)
+	}
+	push := memchan.New(&memchan.Options{Kind: channel.FCM})
+	sent := make(chan struct{}, 1)
+	d, err = dispatch.New(st, &dispatch.Options{Senders: map[anpi.Channel]channel.Sender{anpi.FCMChannel: signalling{push, sent}},
+		Renderer: svc, Handoff: handoff})
+	if err != nil {
+		panic(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.Run(runCtx) }()
+
+	doc, err := os.ReadFile("../../jma/testdata/vxse51_event_a_1.xml") // 震度速報, 能登 震度6強
+	if err != nil {
+		panic(err)
+	}
+	if _, err := svc.HandleDocument(ctx, doc); err != nil {
+		panic(err)
+	}
+	<-sent
+	stop()
+	<-stopped // Run records the results of the sends in flight before it returns
+	m := push.Sent()[0].Message
+	fmt.Println("push to", m.To, "with a link:", strings.HasPrefix(m.URL, "https://anpi.example.co.jp/a/"))
+	ds, _ := st.Deliveries(ctx, anpi.SurveyID(m.Data["survey"]))
+	fmt.Println(ds[0].UserID, ds[0].State)
+	// Output:
+	// push to token-yamada with a link: true
+	// yamada sent
 }
