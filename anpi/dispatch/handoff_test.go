@@ -152,3 +152,28 @@ func TestHandoffPutBackWhenStopped(t *testing.T) {
 		require.False(t, ok, "nothing is taken once the dispatcher stopped")
 	})
 }
+
+func TestHandoffTakesWhatItSendsWithinALease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, anpi.EmailChannel)
+		for _, u := range users(16) {
+			e.user(u, anpi.EmailContact)
+		}
+		h := dispatch.NewHandoff()
+		o := e.options()
+		o.Handoff, o.Lease, o.SendTimeout = h, time.Minute, 30*time.Second
+		// 1 a second: in half of the 30 s a lease leaves after
+		// SendTimeout, 15 go out.
+		o.Limits[anpi.EmailChannel] = dispatch.Limit{Rate: 1, Burst: 1, Batch: 5, Concurrency: 1}
+		d := e.dispatcher(o)
+		stop := run(t, d)
+		e.handEnqueue(h, anpi.EmailChannel, users(15)...)
+		_, _, ok := h.Lease(anpi.EmailChannel, e.clock.Now())
+		require.False(t, ok, "a full queue takes no more: the rest is claimed in turn")
+		drive(t, e.clock, e.allFinal)
+		stop()
+		require.Len(t, sentTo(e.senders[anpi.EmailChannel]), 15)
+		_, dropped := h.Waiting()
+		require.Zero(t, dropped, "all sent within their leases")
+	})
+}
