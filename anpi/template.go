@@ -213,21 +213,55 @@ func withURL(text, url, sep string) string {
 
 // expand replaces the placeholders of s.
 func expand(s string, l Locale, v Values) string {
-	if !strings.Contains(s, "{") {
+	i := strings.IndexByte(s, '{')
+	if i < 0 {
 		return s
 	}
-	deadline := ""
-	if !v.Deadline.IsZero() {
-		deadline = v.Deadline.In(jst).Format("1/2 15:04")
+	// One pass, left to right, values never scanned again (what a
+	// strings.Replacer does, without building one per message).
+	var b strings.Builder
+	b.Grow(len(s) + len(v.Recipient) + len(v.Areas) + len(v.URL))
+	for ; i >= 0; i = strings.IndexByte(s, '{') {
+		b.WriteString(s[:i])
+		s = s[i:]
+		name, val, ok := placeholder(s, v)
+		if !ok {
+			b.WriteByte('{')
+			s = s[1:]
+			continue
+		}
+		b.WriteString(val)
+		s = s[len(name):]
 	}
-	return strings.NewReplacer(
-		"{recipient}", v.Recipient,
-		"{event}", v.Event,
-		"{intensity}", v.Intensity,
-		"{areas}", v.Areas,
-		"{url}", v.URL,
-		"{deadline}", deadline,
-	).Replace(s)
+	b.WriteString(s)
+	return b.String()
+}
+
+// placeholder returns the placeholder s starts with and its value from v.
+func placeholder(s string, v Values) (name, value string, ok bool) {
+	end := strings.IndexByte(s, '}')
+	if end < 0 {
+		return "", "", false
+	}
+	name = s[:end+1]
+	switch name {
+	case "{recipient}":
+		return name, v.Recipient, true
+	case "{event}":
+		return name, v.Event, true
+	case "{intensity}":
+		return name, v.Intensity, true
+	case "{areas}":
+		return name, v.Areas, true
+	case "{url}":
+		return name, v.URL, true
+	case "{deadline}":
+		if v.Deadline.IsZero() {
+			return name, "", true
+		}
+		return name, v.Deadline.In(jst).Format("1/2 15:04"), true
+	}
+	return "", "", false
 }
 
 // clip shortens s to at most n characters, ending with "…" when it cut.

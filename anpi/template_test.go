@@ -140,3 +140,20 @@ func TestLegacyCatalog(t *testing.T) {
 	bad.Sender = ""
 	require.ErrorContains(t, cat.Check(&bad), "sender is required")
 }
+
+// FuzzExpand: expand fills placeholders as a strings.Replacer of them does
+// (left to right, values never scanned again), whatever the text.
+func FuzzExpand(f *testing.F) {
+	for _, s := range []string{"", "{recipient}さん {url}", "{{url}}", "{foo {areas}", "{deadline}{", "}{event}{intensity}{"} {
+		f.Add(s, "山田 {url}", "https://a.example/a/x")
+	}
+	f.Fuzz(func(t *testing.T, s, name, url string) {
+		v := Values{Recipient: name, Event: "地震", Intensity: "6強", Areas: "能登 {recipient}", URL: url,
+			Deadline: time.Date(2024, 1, 2, 3, 4, 0, 0, time.UTC)}
+		want := strings.NewReplacer("{recipient}", v.Recipient, "{event}", v.Event, "{intensity}", v.Intensity,
+			"{areas}", v.Areas, "{url}", v.URL, "{deadline}", v.Deadline.In(jst).Format("1/2 15:04")).Replace(s)
+		if got := expand(s, Japanese, v); got != want {
+			t.Fatalf("expand(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
