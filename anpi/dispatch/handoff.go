@@ -99,24 +99,26 @@ func (h *Handoff) Lease(c anpi.Channel, now time.Time) (owner string, until time
 }
 
 // Hand implements anpi.Handoff: it queues committed deliveries leased to
-// it and wakes the dispatcher. Deliveries not leased to it, or of a
-// channel it does not send, are ignored (their leases run out and a claim
-// takes them).
+// it and wakes the dispatcher. Deliveries not leased to it, of a channel
+// it does not send, or handed once its dispatcher stopped are ignored:
+// their leases run out and a claim takes them.
 func (h *Handoff) Hand(ds []*anpi.Delivery) {
 	if len(ds) == 0 {
 		return
 	}
 	h.mu.Lock()
+	if !h.running {
+		h.mu.Unlock()
+		return
+	}
 	for _, dl := range ds {
-		if q := h.queues[dl.Channel]; q != nil && h.d != nil && dl.State == anpi.Sending && dl.LeaseOwner == h.d.o.Owner {
+		if q := h.queues[dl.Channel]; q != nil && dl.State == anpi.Sending && dl.LeaseOwner == h.d.o.Owner {
 			q.ds = append(q.ds, dl)
 		}
 	}
 	d := h.d
 	h.mu.Unlock()
-	if d != nil {
-		d.Notify()
-	}
+	d.Notify()
 }
 
 // take removes and returns up to n deliveries of channel c that can still

@@ -150,6 +150,10 @@ func TestHandoffPutBackWhenStopped(t *testing.T) {
 		require.Zero(t, waiting)
 		_, _, ok := h.Lease(anpi.EmailChannel, e.clock.Now())
 		require.False(t, ok, "nothing is taken once the dispatcher stopped")
+		h.Hand([]*anpi.Delivery{{ID: "late", SurveyID: survey, UserID: "u000", Channel: anpi.EmailChannel, State: anpi.Sending,
+			Attempts: 1, LeaseOwner: "test", LeaseUntil: e.clock.Now().Add(time.Minute)}})
+		waiting, _ = h.Waiting()
+		require.Zero(t, waiting, "what is handed after the stop is left to its lease")
 	})
 }
 
