@@ -259,7 +259,9 @@ func waitUntil(timeout time.Duration, cond func() bool) bool {
 // one contact each (FCM, APNs, LINE, email in turn), SQLite with its
 // default durability (synchronous=FULL, sealed contacts), and a running
 // dispatcher with in-memory senders and no rate limits (the channels'
-// default batches and concurrency), the Service as its Renderer. The clock
+// default batches and concurrency), the Service as its Renderer and
+// handing it the fan-out's deliveries (dispatch.Handoff), as the reference
+// server wires them. The clock
 // starts when HandleDocument is given the bytes; it reports
 //
 //	first_ms    until the first message is handed to a sender (target ≤ 50 ms)
@@ -277,9 +279,10 @@ func waitUntil(timeout time.Duration, cond func() bool) bool {
 // floor_enqueue_ms, the bare store writing 100,000 recipients,
 // deliveries and answer tokens in one transaction (what HandleDocument,
 // which writes each delivery's link with it, cannot go below);
-// floor_dispatch_s, the same dispatcher handing those 100,000 to the
-// senders with a renderer that reads and writes nothing (what dispatching
-// costs without the Service's Render).
+// floor_dispatch_s, the same dispatcher claiming those 100,000 and handing
+// them to the senders with a renderer that reads and writes nothing (what
+// dispatching by claims costs without the Service's Render: the path of
+// deliveries not handed over).
 //
 // The baselines run after the pipeline, on its store (its deliveries are
 // all sent by then): the same directory, the same file.
