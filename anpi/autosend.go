@@ -623,10 +623,12 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 	// The other chunks, each prepared (read and made) on the store's
 	// readers while the one before it is written: the single writer only
 	// writes.
+	left := len(rest) // not written yet
 	var chunks [][]*User
-	for size := firstChunk; len(rest) > 0; rest = rest[len(chunks[len(chunks)-1]):] {
+	for size := firstChunk; len(rest) > 0; {
 		size = min(2*size, fanOutChunk)
-		chunks = append(chunks, rest[:min(len(rest), size)])
+		n := min(len(rest), size)
+		chunks, rest = append(chunks, rest[:n]), rest[n:]
 	}
 	prepare := func(users []*User) <-chan prepared {
 		ch := make(chan prepared, 1)
@@ -639,10 +641,6 @@ func (s *Service) send(ctx context.Context, d rules.Decision, ri ruleInfo, eff0 
 	var next <-chan prepared
 	if len(chunks) > 0 {
 		next = prepare(chunks[0])
-	}
-	left := 0
-	for _, c := range chunks {
-		left += len(c)
 	}
 	for k := range chunks {
 		p := <-next
@@ -717,6 +715,12 @@ func (s *Service) ask(ctx context.Context, tx Tx, sv *Survey, users []*User, now
 	return err
 }
 
+// askReader is what prepareAsk reads through: a Tx or the Store.
+type askReader interface {
+	Departments(ctx context.Context) (*DepartmentTree, error)
+	ContactsOf(ctx context.Context, users []UserID) (map[UserID][]*Contact, error)
+}
+
 // askChunk is a chunk of a fan-out made ready to write: its recipients,
 // their first deliveries and the links made for them.
 type askChunk struct {
@@ -731,10 +735,7 @@ type askChunk struct {
 // contacts: through r, a transaction or the store) and makes their
 // recipients, first deliveries and links. The fan-out prepares a chunk
 // on the store's readers while the one before it is written.
-func (s *Service) prepareAsk(ctx context.Context, r interface {
-	Departments(ctx context.Context) (*DepartmentTree, error)
-	ContactsOf(ctx context.Context, users []UserID) (map[UserID][]*Contact, error)
-}, sv *Survey, users []*User, now time.Time) (*askChunk, error) {
+func (s *Service) prepareAsk(ctx context.Context, r askReader, sv *Survey, users []*User, now time.Time) (*askChunk, error) {
 	tree, err := r.Departments(ctx)
 	if err != nil {
 		return nil, err

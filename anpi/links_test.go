@@ -1,6 +1,8 @@
 package anpi_test
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anpikit/anpi/anpi"
+	"github.com/anpikit/anpi/store/memstore"
 )
 
 // fakeHandoff takes the deliveries of some channels, leased to "disp" for
@@ -76,4 +79,81 @@ func TestAutoSendHandsDeliveriesOver(t *testing.T) {
 	rs, err = e.svc.RenderBatch(e.ctx, []*anpi.Delivery{ds["joetsu/line"]})
 	require.NoError(t, err)
 	require.Equal(t, anpi.NotFound, anpi.Code(rs[0].Err), "the blocked LINE contact is not used: %v", rs[0].Err)
+}
+
+// failingContacts fails the store's ContactsOf (what the fan-out prepares
+// its chunks through, outside the writer) from its fail-th call on.
+type failingContacts struct {
+	*memstore.Store
+	calls, fail int
+}
+
+func (f *failingContacts) ContactsOf(ctx context.Context, users []anpi.UserID) (map[anpi.UserID][]*anpi.Contact, error) {
+	f.calls++
+	if f.fail > 0 && f.calls >= f.fail {
+		return nil, anpi.Errorf(anpi.Unavailable, "test: contacts unreadable")
+	}
+	return f.Store.ContactsOf(ctx, users)
+}
+
+// A fan-out of 1,000 goes in chunks (64 with the survey, then 128, 256,
+// 512, 40), each prepared while the one before it is written. A chunk that
+// cannot be prepared stops it with the chunks before it written; the
+// decision's retry (Tick) asks the rest, and nobody twice.
+func TestFanOutChunksPreparedAhead(t *testing.T) {
+	ctx := t.Context()
+	clock := &fakeClock{t: t0}
+	st := &failingContacts{Store: memstore.New(&memstore.Options{Now: clock.Now}), fail: 2}
+	r, err := anpi.ParseRegion("quake:390")
+	require.NoError(t, err)
+	const n = 1000
+	for i := range n {
+		u := anpi.UserID(fmt.Sprintf("u%04d", i))
+		require.NoError(t, st.CreateUser(ctx, &anpi.User{ID: u, EmployeeCode: string(u), Name: string(u), Regions: []anpi.Region{r},
+			Status: anpi.Active, Locale: anpi.Japanese}))
+		require.NoError(t, st.PutContact(ctx, &anpi.Contact{ID: anpi.ContactID("c-" + u), UserID: u, Kind: anpi.FCMContact,
+			Scope: anpi.PrivateScope, Address: "token-" + string(u)}))
+	}
+	require.NoError(t, st.PutRule(ctx, &anpi.RuleRecord{ID: "q", Name: "q", Enabled: true, Spec: []byte(quakeRule)}))
+	svc, err := anpi.New(st, &anpi.Options{Clock: clock.Now, BaseURL: baseURL})
+	require.NoError(t, err)
+
+	_, err = svc.HandleDocument(ctx, fixture(t, docVXSE51))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "192 of 1000 recipients written", "the survey's 64 and the chunk of 128: %v", err)
+	surveys, err := st.ListSurveys(ctx, nil)
+	require.NoError(t, err)
+	require.Len(t, surveys, 1)
+	sv := surveys[0].ID
+	rs, err := st.Recipients(ctx, sv)
+	require.NoError(t, err)
+	require.Len(t, rs, 192)
+	ds, err := st.Deliveries(ctx, sv)
+	require.NoError(t, err)
+	require.Len(t, ds, 192, "each recipient with his delivery")
+
+	st.fail = 0
+	out, err := svc.Tick(ctx) // retries the decision
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	require.Equal(t, n-192, out[0].Recipients, "the rest")
+	ds, err = st.Deliveries(ctx, sv)
+	require.NoError(t, err)
+	require.Len(t, ds, n)
+	seen := map[anpi.UserID]bool{}
+	for _, d := range ds {
+		require.False(t, seen[d.UserID], "%s asked twice", d.UserID)
+		seen[d.UserID] = true
+	}
+	// Every delivery renders with the link its chunk stored.
+	res, err := svc.RenderBatch(ctx, ds)
+	require.NoError(t, err)
+	for i, r := range res {
+		require.NoError(t, r.Err, ds[i].ID)
+		h, err := anpi.HashAnswerToken(tokenOf(t, r.Message.URL))
+		require.NoError(t, err)
+		tok, err := st.AnswerToken(ctx, h)
+		require.NoError(t, err)
+		require.Equal(t, ds[i].UserID, tok.UserID)
+	}
 }
