@@ -20,10 +20,11 @@ import (
 // Nothing is lost when the process dies: a handed delivery is in the
 // store under its lease, and another dispatcher (or this one, restarted)
 // claims it once the lease ends, as any claimed delivery whose sender
-// crashed. The dispatcher sends a handed delivery only while its lease
-// has more than SendTimeout left, and takes only as many per channel as
-// it sends in half the time a lease leaves it (Limit.Rate), so a handed
-// delivery is never sent after its lease ran out.
+// crashed. The dispatcher takes a handed delivery to send only while its
+// lease has more than SendTimeout left (it drops the others, for a claim
+// once their lease ends), and takes only as many per channel as it sends
+// (Limit.Rate) in half the time a lease leaves after SendTimeout: like a
+// claimed batch, a handed one is sent well inside its lease.
 //
 // A Handoff serves one Dispatcher, and takes deliveries only while that
 // dispatcher runs. Its methods are safe for concurrent use.
