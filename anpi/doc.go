@@ -78,6 +78,11 @@
 // otherwise (an administrator). LINEFollowChanged marks a LINE contact
 // broken while its user blocks the account.
 //
+// StartSurvey starts a manual send (or, with TestTo, a test send to chosen
+// people) after the Authorizer's checks; SaveDraft keeps one as a draft
+// (下書き) that asks nobody until SendDraft sends it, or test-sends it
+// (the draft stays); Drafts and DeleteDraft list and remove them.
+//
 // FollowUp, which Tick calls, enqueues the reminders (再通知) of surveys
 // with a ReminderPolicy, round k at StartedAt + k×Interval, to the
 // recipients who have not answered, on the channel their first send

@@ -62,9 +62,9 @@ func (s *Service) StartSurvey(ctx context.Context, actor UserID, req *SendReques
 		return nil, err
 	}
 	now := s.now()
-	kind, prefix := ManualSurvey, "manual-"
+	prefix := "manual-"
 	if test {
-		kind, prefix = TestSurvey, "test-"
+		prefix = "test-"
 	}
 	id := req.ID
 	if id == "" {
@@ -76,94 +76,117 @@ func (s *Service) StartSurvey(ctx context.Context, actor UserID, req *SendReques
 	}
 	var out *Started
 	err := s.st.InTx(ctx, func(tx Tx) error {
-		out = &Started{}
-		az, who, err := s.authorizer(ctx, tx, actor)
+		form, err := s.requestForm(ctx, tx, req)
 		if err != nil {
 			return err
 		}
-		form := s.form.Clone()
-		if req.FormID != "" {
-			if form, err = tx.GetForm(ctx, req.FormID); err != nil {
-				return err
-			}
-		}
-		if req.TemplateID != "" && req.Legacy == nil {
-			if _, err := tx.GetTemplate(ctx, req.TemplateID); err != nil {
-				return err
-			}
-		}
-		if !req.Targeting.Everyone && len(req.Targeting.Departments) > 0 {
-			if err := az.Authorize(who, StartSend, TargetDepartments(req.Targeting.DepartmentIDs()...)); err != nil {
-				return err
-			}
-		}
-		if req.Targeting.Everyone {
-			if err := az.Authorize(who, StartSend, TargetCompany()); err != nil {
-				return err
-			}
-		}
-		users, err := s.targets(ctx, tx, az.Tree, req)
-		if err != nil {
-			return err
-		}
-		if len(users) == 0 {
-			return Errorf(FailedPrecondition, "anpi: start survey: no active user matches the targeting")
-		}
-		for _, u := range users {
-			if err := az.Authorize(who, StartSend, TargetUser(u)); err != nil {
-				return err
-			}
-		}
-		sv := &Survey{
-			ID: id, Kind: kind, Title: req.Title, Form: form, TemplateID: req.TemplateID, Legacy: req.Legacy,
-			Targeting: req.Targeting, Deadline: req.Deadline, Reminders: req.Reminders, Status: Open,
-			Admins: slices.Clone(req.Admins), CreatedBy: actor, CreatedAt: now, StartedAt: now,
-		}
-		if test {
-			sv.Targeting = Targeting{Users: slices.Clone(req.TestTo)}
-		}
-		if err := tx.CreateSurvey(ctx, sv); err != nil {
-			return err
-		}
-		rs := make([]Recipient, len(users))
-		for i, u := range users {
-			rs[i] = NewRecipient(sv.ID, u, az.Tree)
-		}
-		if out.Recipients, err = tx.AddRecipients(ctx, sv.ID, rs); err != nil {
-			return err
-		}
-		ds := make([]*Delivery, 0, len(users))
-		for _, u := range users {
-			contacts, err := tx.Contacts(ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			d := s.firstDelivery(sv.ID, u, contacts, now)
-			if d.State == SkippedNoContact {
-				out.NoContact++
-			} else {
-				out.Queued++
-			}
-			ds = append(ds, d)
-		}
-		if _, err := tx.EnqueueDeliveries(ctx, ds); err != nil {
-			return err
-		}
-		action := "survey.start"
-		if test {
-			action = "survey.test_send"
-		}
-		if _, err := tx.AppendAudit(ctx, &AuditEntry{At: now, Actor: actor, Action: action, TargetKind: "survey", TargetID: string(sv.ID),
-			Detail: fmt.Sprintf("%d recipients, %d deliveries queued, %d without a contact", out.Recipients, out.Queued, out.NoContact)}); err != nil {
-			return err
-		}
-		out.Survey = sv
-		return nil
+		out, err = s.start(ctx, tx, actor, req, id, form, nil, now)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("anpi: start survey %s: %w", id, err)
 	}
 	s.enqueued(out.Queued)
+	return out, nil
+}
+
+// requestForm returns a snapshot of the form a request names, or of the
+// Service's form.
+func (s *Service) requestForm(ctx context.Context, tx Tx, req *SendRequest) (*Form, error) {
+	if req.FormID == "" {
+		return s.form.Clone(), nil
+	}
+	return tx.GetForm(ctx, req.FormID)
+}
+
+// start carries out a send in tx: the permission checks, the survey (a
+// test send when req.TestTo is set) with form, its recipients and one
+// delivery each, and the audit entry. When draft is set, the survey is
+// that draft, sent: it keeps its ID and creation.
+func (s *Service) start(ctx context.Context, tx Tx, actor UserID, req *SendRequest, id SurveyID, form *Form, draft *Survey, now time.Time) (*Started, error) {
+	test := len(req.TestTo) > 0
+	kind := ManualSurvey
+	if test {
+		kind = TestSurvey
+	}
+	out := &Started{}
+	az, who, err := s.authorizer(ctx, tx, actor)
+	if err != nil {
+		return nil, err
+	}
+	if req.TemplateID != "" && req.Legacy == nil {
+		if _, err := tx.GetTemplate(ctx, req.TemplateID); err != nil {
+			return nil, err
+		}
+	}
+	if err := authorizeTargets(az, who, &req.Targeting); err != nil {
+		return nil, err
+	}
+	users, err := s.targets(ctx, tx, az.Tree, req)
+	if err != nil {
+		return nil, err
+	}
+	if len(users) == 0 {
+		return nil, Errorf(FailedPrecondition, "anpi: start survey: no active user matches the targeting")
+	}
+	for _, u := range users {
+		if err := az.Authorize(who, StartSend, TargetUser(u)); err != nil {
+			return nil, err
+		}
+	}
+	sv := &Survey{
+		ID: id, Kind: kind, Title: req.Title, Form: form, TemplateID: req.TemplateID, Legacy: req.Legacy,
+		Targeting: req.Targeting, Deadline: req.Deadline, Reminders: req.Reminders, Status: Open,
+		Admins: slices.Clone(req.Admins), CreatedBy: actor, CreatedAt: now, StartedAt: now,
+	}
+	if test {
+		sv.Targeting = Targeting{Users: slices.Clone(req.TestTo)}
+	}
+	if draft != nil {
+		sv.CreatedBy, sv.CreatedAt = draft.CreatedBy, draft.CreatedAt
+		err = tx.UpdateSurvey(ctx, sv)
+	} else {
+		err = tx.CreateSurvey(ctx, sv)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rs := make([]Recipient, len(users))
+	for i, u := range users {
+		rs[i] = NewRecipient(sv.ID, u, az.Tree)
+	}
+	if out.Recipients, err = tx.AddRecipients(ctx, sv.ID, rs); err != nil {
+		return nil, err
+	}
+	ds := make([]*Delivery, 0, len(users))
+	for _, u := range users {
+		contacts, err := tx.Contacts(ctx, u.ID)
+		if err != nil {
+			return nil, err
+		}
+		d := s.firstDelivery(sv.ID, u, contacts, now)
+		if d.State == SkippedNoContact {
+			out.NoContact++
+		} else {
+			out.Queued++
+		}
+		ds = append(ds, d)
+	}
+	if _, err := tx.EnqueueDeliveries(ctx, ds); err != nil {
+		return nil, err
+	}
+	action, detail := "survey.start", ""
+	if test {
+		action = "survey.test_send"
+	}
+	if draft != nil {
+		detail = fmt.Sprintf(" (draft %s)", draft.ID)
+	}
+	if _, err := tx.AppendAudit(ctx, &AuditEntry{At: now, Actor: actor, Action: action, TargetKind: "survey", TargetID: string(sv.ID),
+		Detail: fmt.Sprintf("%d recipients, %d deliveries queued, %d without a contact%s", out.Recipients, out.Queued, out.NoContact, detail)}); err != nil {
+		return nil, err
+	}
+	out.Survey = sv
 	return out, nil
 }
 

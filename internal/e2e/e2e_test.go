@@ -476,3 +476,40 @@ func TestVoiceKeyPress(t *testing.T) {
 		})
 	}
 }
+
+// TestDraftTestSendThenSend: a crisis manager saves a manual send as a
+// draft, test-sends it to himself, then sends it; each recipient gets one
+// message on his channel and answers move the tally.
+func TestDraftTestSendThenSend(t *testing.T) {
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) {
+			w := newWorld(t, kind, nil)
+			require.NoError(t, w.st.GrantRole(w.ctx, anpi.RoleGrant{UserID: "tanaka", Role: anpi.CrisisManager}))
+			d, err := w.svc.SaveDraft(w.ctx, "tanaka", &anpi.SendRequest{Title: "台風接近 安否確認",
+				Targeting: anpi.Targeting{Users: []anpi.UserID{"yamada", "suzuki", "tanaka"}}})
+			require.NoError(t, err)
+			require.Empty(t, w.deliveries(d.ID), "a draft sends nothing")
+
+			test, err := w.svc.SendDraft(w.ctx, "tanaka", d.ID, "yamada")
+			require.NoError(t, err)
+			w.drain()
+			got := w.to("yamada@home.example")
+			require.Len(t, got, 1)
+			require.Contains(t, got[0].text, "【訓練】", "a test send is labelled as a drill: %s", got[0].text)
+			require.Equal(t, anpi.TestSurvey, test.Survey.Kind)
+
+			sent, err := w.svc.SendDraft(w.ctx, "tanaka", d.ID)
+			require.NoError(t, err)
+			require.Equal(t, d.ID, sent.Survey.ID)
+			w.drain()
+			require.Equal(t, []string{"suzuki/sms:sent", "tanaka/fcm:sent", "yamada/email:sent"}, w.states(d.ID))
+			require.Len(t, w.to("yamada@home.example"), 2, "the test, then the send")
+			require.Len(t, w.to("+819011110001"), 1)
+			_, err = w.svc.AnswerByToken(w.ctx, token(t, w.to("yamada@home.example")[1]), self("safe"), anpi.ViaWeb)
+			require.NoError(t, err)
+			require.Equal(t, 1, w.tally(d.ID).Answered)
+			require.Equal(t, 3, w.tally(d.ID).Targets)
+			w.checkTally(d.ID)
+		})
+	}
+}
