@@ -50,6 +50,11 @@ func TestDrafts(t *testing.T) {
 	all, err := e.svc.Drafts(e.ctx, "admin")
 	require.NoError(t, err)
 	require.Len(t, all, 2)
+	listed, err := e.svc.Surveys(e.ctx, "admin", nil)
+	require.NoError(t, err)
+	require.Empty(t, listed, "drafts are not surveys yet")
+	_, err = e.svc.SurveyFor(e.ctx, "admin", other.ID)
+	require.Equal(t, anpi.NotFound, anpi.Code(err))
 
 	// A test send of the draft first: to the chosen, labelled, the draft stays.
 	test, err := e.svc.SendDraft(e.ctx, "noto", d.ID, "noto")

@@ -38,7 +38,8 @@ func (l *SurveyListing) ResponseRate() float64 {
 }
 
 // Surveys lists the surveys that q selects (nil for all, newest first)
-// which actor may see, with their counters.
+// which actor may see, with their counters. Drafts are not among them
+// (see Drafts).
 //
 // Permission: ViewTallies, as for Tally. An administrator who may view a
 // survey's whole scope sees it whole (Scope empty). One whose grants are
@@ -115,6 +116,9 @@ func (s *Service) SurveyFor(ctx context.Context, actor UserID, survey SurveyID) 
 
 // listing returns sv as who sees it, nil when he sees none of it.
 func listing(ctx context.Context, tx Tx, az *Authorizer, who Actor, sv *Survey) (*SurveyListing, error) {
+	if sv.Status == Draft {
+		return nil, nil // asks nobody yet: listed by Drafts, to those who may send it
+	}
 	t, err := tx.Tally(ctx, sv.ID)
 	if err != nil {
 		return nil, err
