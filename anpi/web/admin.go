@@ -29,6 +29,10 @@ type AdminService interface {
 	Selected(ctx context.Context, actor anpi.UserID, survey anpi.SurveyID, filter *anpi.ExportFilter) ([]anpi.Person, error)
 	ExportCSV(ctx context.Context, actor anpi.UserID, survey anpi.SurveyID, filter *anpi.ExportFilter, w io.Writer) error
 	StartSurvey(ctx context.Context, actor anpi.UserID, req *anpi.SendRequest) (*anpi.Started, error)
+	SaveDraft(ctx context.Context, actor anpi.UserID, req *anpi.SendRequest) (*anpi.Survey, error)
+	Drafts(ctx context.Context, actor anpi.UserID) ([]*anpi.Survey, error)
+	SendDraft(ctx context.Context, actor anpi.UserID, id anpi.SurveyID, testTo ...anpi.UserID) (*anpi.Started, error)
+	DeleteDraft(ctx context.Context, actor anpi.UserID, id anpi.SurveyID) error
 	HandleDocument(ctx context.Context, data []byte) (*anpi.Outcome, error)
 	AuditUpload(ctx context.Context, actor anpi.UserID, size int, out *anpi.Outcome, cause error) error
 	Authorize(ctx context.Context, actor anpi.UserID, action anpi.Action, target anpi.Target) error
@@ -168,6 +172,9 @@ func NewAdminHandler(svc AdminService, accounts Accounts, opts *AdminOptions) ht
 	m.HandleFunc("GET /surveys/{id}/export.csv", h.page(h.export))
 	m.HandleFunc("GET /send", h.page(h.sendGet))
 	m.HandleFunc("POST /send", h.page(h.sendPost))
+	m.HandleFunc("GET /drafts", h.page(h.draftsGet))
+	m.HandleFunc("POST /drafts/{id}/send", h.page(h.draftSend))
+	m.HandleFunc("POST /drafts/{id}/delete", h.page(h.draftDelete))
 	m.HandleFunc("GET /feed", h.page(h.feedGet))
 	m.HandleFunc("POST /feed", h.page(h.feedPost))
 	m.HandleFunc("GET /rules", h.page(h.rulesGet))
@@ -176,6 +183,10 @@ func NewAdminHandler(svc AdminService, accounts Accounts, opts *AdminOptions) ht
 	m.HandleFunc("GET /contacts", h.page(h.contacts))
 	m.HandleFunc("GET /api/surveys", h.api(h.apiSurveys))
 	m.HandleFunc("POST /api/surveys", h.api(h.apiStart))
+	m.HandleFunc("GET /api/drafts", h.api(h.apiDrafts))
+	m.HandleFunc("POST /api/drafts", h.api(h.apiSaveDraft))
+	m.HandleFunc("POST /api/drafts/{id}/send", h.api(h.apiSendDraft))
+	m.HandleFunc("DELETE /api/drafts/{id}", h.api(h.apiDeleteDraft))
 	m.HandleFunc("GET /api/surveys/{id}/tally", h.api(h.apiTally))
 	m.HandleFunc("GET /api/surveys/{id}/export.csv", h.api(h.apiExport))
 	m.HandleFunc("POST /api/documents", h.api(h.apiDocument))
@@ -184,7 +195,7 @@ func NewAdminHandler(svc AdminService, accounts Accounts, opts *AdminOptions) ht
 	m.HandleFunc("GET /api/rules", h.api(h.apiRules))
 	m.HandleFunc("POST /api/rules/simulate", h.api(h.apiSimulate))
 	// Other methods on the API's paths get a JSON 405, not the mux's text.
-	for _, p := range []string{"/api/surveys", "/api/surveys/{id}/tally", "/api/surveys/{id}/export.csv", "/api/documents",
+	for _, p := range []string{"/api/surveys", "/api/drafts", "/api/drafts/{id}", "/api/drafts/{id}/send", "/api/surveys/{id}/tally", "/api/surveys/{id}/export.csv", "/api/documents",
 		"/api/audit", "/api/users", "/api/rules", "/api/rules/simulate"} {
 		m.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			writeJSONError(w, http.StatusMethodNotAllowed, anpi.InvalidArgument, "method "+r.Method+" is not allowed here")

@@ -245,14 +245,85 @@ func (h *admin) apiStart(a *apiReq) {
 		h.apiFail(a, err)
 		return
 	}
-	st, err := h.svc.StartSurvey(a.r.Context(), a.user, &anpi.SendRequest{ID: in.ID, Title: in.Title, FormID: in.FormID,
-		TemplateID: in.TemplateID, Legacy: in.Legacy, Targeting: in.Targeting, Deadline: in.Deadline, Reminders: in.Reminders,
-		Admins: in.Admins, TestTo: in.TestTo})
+	st, err := h.svc.StartSurvey(a.r.Context(), a.user, in.request())
 	if err != nil {
 		h.apiFail(a, err)
 		return
 	}
-	writeJSON(a.w, http.StatusCreated, startedJSON{Survey: st.Survey, Recipients: st.Recipients, Queued: st.Queued, NoContact: st.NoContact})
+	writeJSON(a.w, http.StatusCreated, startedOf(st))
+}
+
+// request is the send request in.
+func (in *sendJSON) request() *anpi.SendRequest {
+	return &anpi.SendRequest{ID: in.ID, Title: in.Title, FormID: in.FormID, TemplateID: in.TemplateID, Legacy: in.Legacy,
+		Targeting: in.Targeting, Deadline: in.Deadline, Reminders: in.Reminders, Admins: in.Admins, TestTo: in.TestTo}
+}
+
+// startedOf is what a send did, in the API.
+func startedOf(st *anpi.Started) startedJSON {
+	return startedJSON{Survey: st.Survey, Recipients: st.Recipients, Queued: st.Queued, NoContact: st.NoContact}
+}
+
+// apiDrafts lists the drafts the caller may send (GET /api/drafts).
+func (h *admin) apiDrafts(a *apiReq) {
+	ds, err := h.svc.Drafts(a.r.Context(), a.user)
+	if err != nil {
+		h.apiFail(a, err)
+		return
+	}
+	if ds == nil {
+		ds = []*anpi.Survey{}
+	}
+	writeJSON(a.w, http.StatusOK, ds)
+}
+
+// apiSaveDraft saves a draft (POST /api/drafts, a send request's body; with
+// the ID of a draft, it replaces it).
+func (h *admin) apiSaveDraft(a *apiReq) {
+	var in sendJSON
+	if err := readJSON(a, &in); err != nil {
+		h.apiFail(a, err)
+		return
+	}
+	d, err := h.svc.SaveDraft(a.r.Context(), a.user, in.request())
+	if err != nil {
+		h.apiFail(a, err)
+		return
+	}
+	writeJSON(a.w, http.StatusOK, d)
+}
+
+// draftSendJSON is the body of POST /api/drafts/{id}/send: testTo, when
+// set, makes it a test send of the draft to those users.
+type draftSendJSON struct {
+	TestTo []anpi.UserID `json:"testTo"`
+}
+
+// apiSendDraft sends a draft, or test-sends it (POST /api/drafts/{id}/send;
+// an empty body sends it).
+func (h *admin) apiSendDraft(a *apiReq) {
+	var in draftSendJSON
+	if a.r.ContentLength != 0 {
+		if err := readJSON(a, &in); err != nil {
+			h.apiFail(a, err)
+			return
+		}
+	}
+	st, err := h.svc.SendDraft(a.r.Context(), a.user, anpi.SurveyID(a.r.PathValue("id")), in.TestTo...)
+	if err != nil {
+		h.apiFail(a, err)
+		return
+	}
+	writeJSON(a.w, http.StatusCreated, startedOf(st))
+}
+
+// apiDeleteDraft deletes a draft (DELETE /api/drafts/{id}).
+func (h *admin) apiDeleteDraft(a *apiReq) {
+	if err := h.svc.DeleteDraft(a.r.Context(), a.user, anpi.SurveyID(a.r.PathValue("id"))); err != nil {
+		h.apiFail(a, err)
+		return
+	}
+	a.w.WriteHeader(http.StatusNoContent)
 }
 
 // outcomeJSON is what POST /api/documents did.

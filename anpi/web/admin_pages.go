@@ -425,8 +425,9 @@ func safeFileName(s string) string {
 	}, s)
 }
 
-// sendView is the manual send form.
+// sendView is the manual send form, new or filled from a draft (Draft).
 type sendView struct {
+	Draft                           anpi.SurveyID
 	Title, Template, Regions, Users string
 	// The message in the legacy layout (LegacyMessage), used when
 	// Occurrence is set: the mail service administrators know.
@@ -455,12 +456,55 @@ func (h *admin) sendForm(rq *req, status int, v *sendView, checked []string, err
 }
 
 func (h *admin) sendGet(rq *req) {
-	h.sendForm(rq, http.StatusOK, &sendView{Subtree: true, Test: true}, nil, "")
+	id := anpi.SurveyID(rq.r.URL.Query().Get("draft"))
+	if id == "" {
+		h.sendForm(rq, http.StatusOK, &sendView{Subtree: true, Test: true}, nil, "")
+		return
+	}
+	d, err := h.draft(rq, id)
+	if err != nil {
+		h.fail(rq, err)
+		return
+	}
+	v := &sendView{Draft: d.ID, Title: d.Title, Template: string(d.TemplateID), Everyone: d.Targeting.Everyone, Subtree: true, Test: true}
+	if l := d.Legacy; l != nil {
+		v.Occurrence, v.StatusNote, v.InstructionNote, v.Place, v.Sender = l.Occurrence, l.StatusNote, l.InstructionNote, l.Place, l.Sender
+	}
+	var checked []string
+	for i, t := range d.Targeting.Departments {
+		checked = append(checked, string(t.ID))
+		if i == 0 {
+			v.Subtree = t.IncludeSubtree
+		}
+	}
+	var regions, users []string
+	for _, r := range d.Targeting.Regions {
+		regions = append(regions, r.String())
+	}
+	for _, u := range d.Targeting.Users {
+		users = append(users, string(u))
+	}
+	v.Regions, v.Users = strings.Join(regions, " "), strings.Join(users, " ")
+	h.sendForm(rq, http.StatusOK, v, checked, "")
+}
+
+// draft returns the draft id if rq's user may use it (NotFound otherwise).
+func (h *admin) draft(rq *req, id anpi.SurveyID) (*anpi.Survey, error) {
+	ds, err := h.svc.Drafts(rq.r.Context(), rq.user)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		if d.ID == id {
+			return d, nil
+		}
+	}
+	return nil, anpi.Errorf(anpi.NotFound, "anpi/web: draft %s not found", id)
 }
 
 func (h *admin) sendPost(rq *req) {
 	f := rq.r.PostForm
-	v := &sendView{Title: strings.TrimSpace(f.Get("title")), Template: strings.TrimSpace(f.Get("template")), Regions: f.Get("regions"),
+	v := &sendView{Draft: anpi.SurveyID(f.Get("draft_id")), Title: strings.TrimSpace(f.Get("title")), Template: strings.TrimSpace(f.Get("template")), Regions: f.Get("regions"),
 		Users: f.Get("users"), Everyone: f.Get("everyone") == "1", Subtree: f.Get("subtree") == "1", Test: f.Get("test") == "1"}
 	v.Occurrence, v.StatusNote, v.InstructionNote = strings.TrimSpace(f.Get("occurrence")), strings.TrimSpace(f.Get("status_note")), strings.TrimSpace(f.Get("instruction_note"))
 	v.Place, v.Sender = strings.TrimSpace(f.Get("place")), strings.TrimSpace(f.Get("sender"))
@@ -487,10 +531,37 @@ func (h *admin) sendPost(rq *req) {
 	for _, u := range strings.Fields(v.Users) {
 		req.Targeting.Users = append(req.Targeting.Users, anpi.UserID(u))
 	}
-	if v.Test {
-		req.TestTo = []anpi.UserID{rq.user}
+	var next string
+	var err error
+	switch {
+	case f.Get("save") == "draft":
+		// Saved as it is, to be sent later from the drafts page.
+		req.ID = v.Draft
+		_, err = h.svc.SaveDraft(rq.r.Context(), rq.user, req)
+		next = "drafts"
+	case v.Draft != "":
+		// A draft edited and sent: saved first, so a refused send
+		// leaves the edits in the draft.
+		req.ID = v.Draft
+		if _, err = h.svc.SaveDraft(rq.r.Context(), rq.user, req); err == nil {
+			var testTo []anpi.UserID
+			if v.Test {
+				testTo = []anpi.UserID{rq.user}
+			}
+			var st *anpi.Started
+			if st, err = h.svc.SendDraft(rq.r.Context(), rq.user, v.Draft, testTo...); err == nil {
+				next = "surveys/" + url.PathEscape(string(st.Survey.ID))
+			}
+		}
+	default:
+		if v.Test {
+			req.TestTo = []anpi.UserID{rq.user}
+		}
+		var st *anpi.Started
+		if st, err = h.svc.StartSurvey(rq.r.Context(), rq.user, req); err == nil {
+			next = "surveys/" + url.PathEscape(string(st.Survey.ID))
+		}
 	}
-	st, err := h.svc.StartSurvey(rq.r.Context(), rq.user, req)
 	if err != nil {
 		switch anpi.Code(err) {
 		case anpi.InvalidArgument, anpi.FailedPrecondition, anpi.NotFound, anpi.PermissionDenied, anpi.AlreadyExists:
@@ -504,7 +575,39 @@ func (h *admin) sendPost(rq *req) {
 		}
 		return
 	}
-	seeOther(rq.w, "surveys/"+url.PathEscape(string(st.Survey.ID)))
+	seeOther(rq.w, next)
+}
+
+func (h *admin) draftsGet(rq *req) {
+	ds, err := h.svc.Drafts(rq.r.Context(), rq.user)
+	if err != nil {
+		h.fail(rq, err)
+		return
+	}
+	h.show(rq, http.StatusOK, &adminPage{Drafts: ds, DraftList: true})
+}
+
+// draftSend sends a draft, or test-sends it to the administrator himself
+// (test=1), and shows the survey.
+func (h *admin) draftSend(rq *req) {
+	var testTo []anpi.UserID
+	if rq.r.PostFormValue("test") == "1" {
+		testTo = []anpi.UserID{rq.user}
+	}
+	st, err := h.svc.SendDraft(rq.r.Context(), rq.user, anpi.SurveyID(rq.r.PathValue("id")), testTo...)
+	if err != nil {
+		h.fail(rq, err)
+		return
+	}
+	seeOther(rq.w, "../../surveys/"+url.PathEscape(string(st.Survey.ID)))
+}
+
+func (h *admin) draftDelete(rq *req) {
+	if err := h.svc.DeleteDraft(rq.r.Context(), rq.user, anpi.SurveyID(rq.r.PathValue("id"))); err != nil {
+		h.fail(rq, err)
+		return
+	}
+	seeOther(rq.w, "../../drafts")
 }
 
 // feedView is the JMA document upload and what it did.

@@ -27,6 +27,8 @@ type adminMessages struct {
 	NotFound, Denied, Invalid, Internal, Unavailable, Forbidden                string
 	BadRequest, LoggedOut, LoginFailed, TooMany, TooLarge, Kinds               string
 	SignInWith, OIDCFailed                                                     string
+	Drafts, SaveDraft, NoDrafts, EditDraft, DeleteDraft, TestToMe, CreatedBy   string
+	Created                                                                    string
 	KindNames                                                                  map[anpi.SurveyKind]string
 	StatusNames                                                                map[anpi.SurveyStatus]string
 	ScopeNames                                                                 map[anpi.ContactScope]string
@@ -65,7 +67,9 @@ func msgsAdmin(l anpi.Locale) *adminMessages {
 			Forbidden: "This form has expired. Please reload the page and try again.", BadRequest: "The form could not be read.",
 			LoggedOut: "Your session has ended. Please log in again.", LoginFailed: "Wrong email or password.",
 			TooMany: "Too many failed logins. Please wait and try again.", TooLarge: "The document is larger than 16 MiB.",
-			Kinds:      "Kind",
+			Kinds:  "Kind",
+			Drafts: "Drafts", SaveDraft: "Save as draft", NoDrafts: "No drafts.", EditDraft: "Edit", DeleteDraft: "Delete",
+			TestToMe: "Test-send to me", CreatedBy: "By", Created: "Created",
 			SignInWith: "Sign in with", OIDCFailed: "The sign-in did not succeed. Please try again, or log in with your password.",
 			Legacy: "Message", LegacyHint: "Optional. With an occurrence and a sender, the message is laid out as in the legacy mail service instead of the template.",
 			Occurrence: "Occurrence (e.g. Earthquake)", StatusNote: "Situation", InstructionNote: "Instruction", Place: "Place", Sender: "Sender",
@@ -107,7 +111,9 @@ func msgsAdmin(l anpi.Locale) *adminMessages {
 		Forbidden: "このフォームは無効です。ページを読み込み直してからお試しください。", BadRequest: "フォームを読み取れませんでした。",
 		LoggedOut: "ログインの有効期限が切れました。もう一度ログインしてください。", LoginFailed: "メールアドレスまたはパスワードが違います。",
 		TooMany: "ログインの失敗が多すぎます。しばらく待ってからお試しください。", TooLarge: "電文が16MiBを超えています。",
-		Kinds:      "種別",
+		Kinds:  "種別",
+		Drafts: "下書き", SaveDraft: "下書き保存", NoDrafts: "下書きはありません。", EditDraft: "編集", DeleteDraft: "削除",
+		TestToMe: "自分にテスト送信", CreatedBy: "作成者", Created: "作成日時",
 		SignInWith: "次でサインイン:", OIDCFailed: "サインインできませんでした。もう一度お試しいただくか、パスワードでログインしてください。",
 		Legacy: "本文", LegacyHint: "任意。発生区分と発信者を入れると、テンプレートの代わりに従来の連絡メールの形式で送ります。",
 		Occurrence: "発生区分（例: 地震発生）", StatusNote: "状況", InstructionNote: "指示", Place: "場所", Sender: "発信者",
@@ -163,13 +169,15 @@ type adminPage struct {
 	OIDC    []string // the login page's sign-in buttons: provider names
 	Notice  string
 
-	Surveys  []surveyRow
-	List     bool
-	Survey   *surveyView
-	Send     *sendView
-	Feed     *feedView
-	Rules    *rulesView
-	Contacts *contactsView
+	Surveys   []surveyRow
+	List      bool
+	Survey    *surveyView
+	Send      *sendView
+	Drafts    []*anpi.Survey
+	DraftList bool
+	Feed      *feedView
+	Rules     *rulesView
+	Contacts  *contactsView
 }
 
 // adminTemplate renders every administrator page.
@@ -188,7 +196,7 @@ const adminTemplate = `<!DOCTYPE html>
 <body>
 <nav>
 {{- if .User}}
-<a href="{{.Root}}">{{.M.Home}}</a><a href="{{.Root}}send">{{.M.Send}}</a><a href="{{.Root}}feed">{{.M.Feed}}</a><a href="{{.Root}}rules">{{.M.Rules}}</a><a href="{{.Root}}contacts">{{.M.Contacts}}</a>
+<a href="{{.Root}}">{{.M.Home}}</a><a href="{{.Root}}send">{{.M.Send}}</a><a href="{{.Root}}drafts">{{.M.Drafts}}</a><a href="{{.Root}}feed">{{.M.Feed}}</a><a href="{{.Root}}rules">{{.M.Rules}}</a><a href="{{.Root}}contacts">{{.M.Contacts}}</a>
 <form method="post" action="{{.Root}}logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button type="submit">{{.M.Logout}}</button></form>
 {{- end}}
 <a href="?lang={{.M.Other}}" hreflang="{{.M.Other}}">{{.M.OtherName}}</a>
@@ -293,6 +301,9 @@ const adminTemplate = `<!DOCTYPE html>
 <h1>{{$.M.Send}}</h1>
 <form method="post" action="send">
 <input type="hidden" name="csrf" value="{{$.CSRF}}">
+{{- if .Draft}}
+<input type="hidden" name="draft_id" value="{{.Draft}}">
+{{- end}}
 <label>{{$.M.Title}} <input type="text" name="title" value="{{.Title}}" required maxlength="200"></label>
 <label>{{$.M.Template}} <input type="text" name="template" value="{{.Template}}"> <span class="muted">{{$.M.TemplateHint}}</span></label>
 <fieldset><legend>{{$.M.Legacy}}</legend>
@@ -316,7 +327,27 @@ const adminTemplate = `<!DOCTYPE html>
 <label><input type="checkbox" name="test" value="1"{{if .Test}} checked{{end}}> {{$.M.TestFirst}}</label>
 <p class="muted">{{$.M.TestNote}}</p>
 <button type="submit">{{$.M.Start}}</button>
+<button type="submit" name="save" value="draft" formnovalidate>{{$.M.SaveDraft}}</button>
 </form>
+{{- end}}
+
+{{- if .DraftList}}
+<h1>{{$.M.Drafts}}</h1>
+{{- if not .Drafts}}
+<p>{{$.M.NoDrafts}}</p>
+{{- else}}
+<table>
+<tr><th>{{$.M.Title}}</th><th>{{$.M.CreatedBy}}</th><th>{{$.M.Created}}</th><th></th></tr>
+{{- range .Drafts}}
+<tr><td>{{.Title}}</td><td>{{.CreatedBy}}</td><td>{{jst .CreatedAt}}</td><td>
+<a href="send?draft={{.ID}}">{{$.M.EditDraft}}</a>
+<form method="post" action="drafts/{{.ID}}/send"><input type="hidden" name="csrf" value="{{$.CSRF}}"><input type="hidden" name="test" value="1"><button type="submit">{{$.M.TestToMe}}</button></form>
+<form method="post" action="drafts/{{.ID}}/send"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button type="submit">{{$.M.Start}}</button></form>
+<form method="post" action="drafts/{{.ID}}/delete"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button type="submit">{{$.M.DeleteDraft}}</button></form>
+</td></tr>
+{{- end}}
+</table>
+{{- end}}
 {{- end}}
 
 {{- with .Feed}}

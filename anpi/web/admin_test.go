@@ -968,3 +968,107 @@ func TestAdminLoginsBounded(t *testing.T) {
 	close(acc.release)
 	wg.Wait()
 }
+
+func TestAdminDrafts(t *testing.T) {
+	e := newAdminEnv(t)
+	c := e.login("boss@corp.example", bossPW)
+	csrf := c.csrf("/send")
+
+	// Saved from the send form: nothing is sent.
+	n := e.surveyCount()
+	r := c.post("/send", url.Values{"csrf": {csrf}, "title": {"営業部 下書き"}, "dept": {"a"}, "subtree": {"1"}, "save": {"draft"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	require.Equal(t, "drafts", r.hdr.Get("Location"))
+	require.Equal(t, n+1, e.surveyCount())
+	ds, err := e.svc.Drafts(e.ctx, "boss")
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	id := ds[0].ID
+	r = c.get("/drafts")
+	require.Equal(t, http.StatusOK, r.code)
+	require.Contains(t, r.body, "営業部 下書き")
+	require.Contains(t, r.body, "send?draft="+string(id))
+	require.NotContains(t, c.get("/").body, "営業部 下書き", "a draft is not in the survey list")
+
+	// Opened again in the form, filled as saved.
+	r = c.get("/send?draft=" + string(id))
+	require.Equal(t, http.StatusOK, r.code, r.body)
+	require.Contains(t, r.body, `name="draft_id" value="`+string(id)+`"`)
+	require.Contains(t, r.body, `value="営業部 下書き"`)
+	require.Contains(t, r.body, `value="a" checked`)
+	// Another administrator does not see it.
+	m := e.login("mgra@corp.example", mgrPW)
+	require.Equal(t, http.StatusNotFound, m.get("/send?draft="+string(id)).code)
+	require.Contains(t, m.get("/drafts").body, "下書きはありません")
+
+	// Test-sent to the administrator, then sent; the draft is gone.
+	r = c.post("/drafts/"+string(id)+"/send", url.Values{"csrf": {csrf}, "test": {"1"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	require.True(t, strings.HasPrefix(r.hdr.Get("Location"), "../../surveys/test-"), r.hdr.Get("Location"))
+	r = c.post("/drafts/"+string(id)+"/send", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	require.Equal(t, "../../surveys/"+string(id), r.hdr.Get("Location"))
+	recs, err := e.st.Recipients(e.ctx, id)
+	require.NoError(t, err)
+	require.Len(t, recs, 3, "mgra, alice, aki")
+	require.Contains(t, c.get("/drafts").body, "下書きはありません")
+
+	// Edited from the form and sent: the edits are the send.
+	d, err := e.svc.SaveDraft(e.ctx, "boss", &anpi.SendRequest{Title: "開発部へ", Targeting: anpi.Targeting{Departments: []anpi.DepartmentTarget{{ID: "a"}}}})
+	require.NoError(t, err)
+	r = c.post("/send", url.Values{"csrf": {csrf}, "draft_id": {string(d.ID)}, "title": {"開発部へ"}, "dept": {"b"}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	recs, err = e.st.Recipients(e.ctx, d.ID)
+	require.NoError(t, err)
+	require.Len(t, recs, 2, "bob, bea")
+
+	// Deleted.
+	d, err = e.svc.SaveDraft(e.ctx, "boss", &anpi.SendRequest{Title: "消す"})
+	require.NoError(t, err)
+	r = c.post("/drafts/"+string(d.ID)+"/delete", url.Values{"csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	_, err = e.st.GetSurvey(e.ctx, d.ID)
+	require.Equal(t, anpi.NotFound, anpi.Code(err))
+	require.Equal(t, http.StatusForbidden, c.post("/drafts/"+string(d.ID)+"/delete", url.Values{}).code, "no CSRF field")
+}
+
+func TestAdminAPIDrafts(t *testing.T) {
+	e := newAdminEnv(t)
+	r := e.api("POST", "/api/drafts", e.bossKey, strings.NewReader(`{"title":"全社 下書き","targeting":{"everyone":true}}`))
+	require.Equal(t, http.StatusOK, r.code, r.body)
+	var d anpi.Survey
+	require.NoError(t, json.Unmarshal([]byte(r.body), &d))
+	require.Equal(t, anpi.Draft, d.Status)
+	r = e.api("GET", "/api/drafts", e.bossKey, nil)
+	require.Equal(t, http.StatusOK, r.code, r.body)
+	require.Contains(t, r.body, string(d.ID))
+	r = e.api("GET", "/api/drafts", e.mgrKey, nil)
+	require.Equal(t, "[]", strings.TrimSpace(r.body))
+	e.apiErr(e.api("POST", "/api/drafts/"+string(d.ID)+"/send", e.mgrKey, nil), http.StatusForbidden, "PermissionDenied")
+
+	r = e.api("POST", "/api/drafts/"+string(d.ID)+"/send", e.bossKey, strings.NewReader(`{"testTo":["boss"]}`))
+	require.Equal(t, http.StatusCreated, r.code, r.body)
+	var st struct {
+		Survey     anpi.Survey
+		Recipients int
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.body), &st))
+	require.Equal(t, anpi.TestSurvey, st.Survey.Kind)
+	require.Equal(t, 1, st.Recipients)
+	r = e.api("POST", "/api/drafts/"+string(d.ID)+"/send", e.bossKey, nil)
+	require.Equal(t, http.StatusCreated, r.code, r.body)
+	require.NoError(t, json.Unmarshal([]byte(r.body), &st))
+	require.Equal(t, d.ID, st.Survey.ID)
+	require.Equal(t, 6, st.Recipients)
+	e.apiErr(e.api("POST", "/api/drafts/"+string(d.ID)+"/send", e.bossKey, nil), http.StatusConflict, "FailedPrecondition")
+	e.apiErr(e.api("DELETE", "/api/drafts/"+string(d.ID), e.bossKey, nil), http.StatusConflict, "FailedPrecondition")
+
+	r = e.api("POST", "/api/drafts", e.bossKey, strings.NewReader(`{"title":"消す"}`))
+	require.Equal(t, http.StatusOK, r.code, r.body)
+	require.NoError(t, json.Unmarshal([]byte(r.body), &d))
+	r = e.api("DELETE", "/api/drafts/"+string(d.ID), e.bossKey, nil)
+	require.Equal(t, http.StatusNoContent, r.code, r.body)
+	e.apiErr(e.api("DELETE", "/api/drafts/"+string(d.ID), e.bossKey, nil), http.StatusNotFound, "NotFound")
+	e.apiErr(e.api("POST", "/api/drafts", e.bossKey, strings.NewReader(`{"title":"x","testTo":["boss"]}`)), http.StatusBadRequest, "InvalidArgument")
+	e.apiErr(e.api("PUT", "/api/drafts", e.bossKey, nil), http.StatusMethodNotAllowed, "InvalidArgument")
+}

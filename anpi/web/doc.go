@@ -91,13 +91,19 @@
 //	POST /surveys/{id}/followup  a follow-up to the unanswered, or to those who chose an answer (within
 //	                             his department, by name, for an administrator who sees only that)
 //	GET  /surveys/{id}/export.csv  Service.ExportCSV (audited); ?department=&region=&question=&choice=&notanswered=1
-//	GET  /send, POST /send       manual send, optionally a test send to oneself first
+//	GET  /send, POST /send       manual send, optionally a test send to oneself first, or saved as a
+//	                             draft (save=draft); GET /send?draft={id} opens a draft to edit or send
+//	GET  /drafts                 the drafts the administrator may send; POST /drafts/{id}/send (test=1:
+//	                             a test send to oneself, the draft stays), POST /drafts/{id}/delete
 //	GET  /feed, POST /feed       upload a JMA XML document (16 MiB at most); needs StartSend company-wide;
 //	                             audited as jma.upload with the uploader (Service.AuditUpload)
 //	GET  /rules, POST /rules/simulate  the rules, and who a quake at an area and intensity would reach
 //	GET  /contacts               contact status per user (never an address), users without a private contact
 //	GET  /api/surveys            JSON; GET /api/surveys/{id}/tally, GET /api/surveys/{id}/export.csv,
 //	                             POST /api/surveys (a SendRequest), POST /api/documents (raw XML),
+//	                             GET /api/drafts, POST /api/drafts (a SendRequest; its ID replaces that
+//	                             draft), POST /api/drafts/{id}/send ({"testTo":[…]} for a test send),
+//	                             DELETE /api/drafts/{id},
 //	                             GET /api/audit, GET /api/users, GET /api/rules, POST /api/rules/simulate
 //
 // OpenID Connect sign-in (Microsoft Entra ID, Google Workspace, …) is off
