@@ -784,7 +784,9 @@ func (s *Service) writeAsk(ctx context.Context, tx Tx, sv *Survey, c *askChunk, 
 		if dl.State == Sending { // leased by a run of fn that did not commit
 			dl.State, dl.Attempts, dl.LeaseOwner, dl.LeaseUntil = Queued, 0, "", time.Time{}
 		}
-		s.leaseToHandoff(&c.links, dl, now)
+		if s.leaseToHandoff(dl, now) {
+			c.links.handed = append(c.links.handed, dl)
+		}
 	}
 	if _, err := tx.EnqueueDeliveries(ctx, c.ds); err != nil {
 		return err

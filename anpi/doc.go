@@ -64,11 +64,11 @@
 // (one fsync per batch instead of one per message). Options.OnEnqueue (a dispatcher's Notify) is
 // called after every commit that enqueued deliveries, so a dispatcher in the
 // same process starts on them at once. With Options.Handoff (a
-// dispatch.Handoff) an auto-send's deliveries are written already leased
-// to the dispatcher and handed to it as their chunk commits: it sends them
-// without claiming them, and their first render uses the users and
-// contacts the fan-out read (one store write per delivery before its
-// result, instead of three). AnswerByToken records an answer given
+// dispatch.Handoff) a send's deliveries (each chunk of an auto-send, a
+// manual send) are written already leased to the dispatcher and handed to
+// it once committed: it sends them without claiming them, and the first
+// render of an auto-send's uses the users and contacts its fan-out read
+// (one store write per delivery before its result, instead of three). AnswerByToken records an answer given
 // through such a link (SubmitAnswer, the answer page's POST, builds the
 // answers from the survey's form; both take a link the Service made or saw
 // from memory, the store checking the token in the recording transaction),

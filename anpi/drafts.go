@@ -163,7 +163,7 @@ func (s *Service) SendDraft(ctx context.Context, actor UserID, id SurveyID, test
 	if err != nil {
 		return nil, fmt.Errorf("anpi: send draft %s: %w", id, err)
 	}
-	s.enqueued(out.Queued)
+	s.handOver(out)
 	return out, nil
 }
 

@@ -62,18 +62,18 @@ func (s *Service) mintLink(m *minted, sv *Survey, u *User, d *Delivery, now time
 }
 
 // leaseToHandoff leases d, a queued delivery about to be enqueued, to the
-// Handoff if it takes d's channel now, and notes it in m to be handed over
-// once the chunk commits.
-func (s *Service) leaseToHandoff(m *minted, d *Delivery, now time.Time) {
+// Handoff if it takes d's channel now, and reports whether it did: the
+// caller hands d over once its transaction commits.
+func (s *Service) leaseToHandoff(d *Delivery, now time.Time) bool {
 	if s.handoff == nil || d.State != Queued {
-		return
+		return false
 	}
 	owner, until, ok := s.handoff.Lease(d.Channel, now)
 	if !ok {
-		return
+		return false
 	}
 	d.State, d.Attempts, d.LeaseOwner, d.LeaseUntil = Sending, 1, owner, until
-	m.handed = append(m.handed, d)
+	return true
 }
 
 // keepLinks remembers what a committed chunk made: its links' texts with

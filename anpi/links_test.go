@@ -157,3 +157,29 @@ func TestFanOutChunksPreparedAhead(t *testing.T) {
 		require.Equal(t, ds[i].UserID, tok.UserID)
 	}
 }
+
+// A manual send, and a draft sent, hand their deliveries over too.
+func TestManualSendHandsDeliveriesOver(t *testing.T) {
+	e := newEnv(t)
+	require.NoError(t, e.st.GrantRole(e.ctx, anpi.RoleGrant{UserID: "admin", Role: anpi.CrisisManager}))
+	h := &fakeHandoff{takes: map[anpi.Channel]bool{anpi.FCMChannel: true}}
+	e.svc = e.newService(&anpi.Options{Handoff: h})
+	got, err := e.svc.StartSurvey(e.ctx, "admin", &anpi.SendRequest{Title: "全社 安否確認", Targeting: anpi.Targeting{Everyone: true}})
+	require.NoError(t, err)
+	var users []anpi.UserID
+	for _, d := range h.handed {
+		users = append(users, d.UserID)
+	}
+	require.ElementsMatch(t, []anpi.UserID{"noto", "tokyo"}, users, "those reached by FCM")
+	d := e.deliveries(got.Survey.ID)["noto/fcm"]
+	require.Equal(t, anpi.Sending, d.State)
+	require.Equal(t, "disp", d.LeaseOwner)
+	require.Equal(t, anpi.Queued, e.deliveries(got.Survey.ID)["kaga/email"].State, "email is not taken")
+
+	draft, err := e.svc.SaveDraft(e.ctx, "admin", &anpi.SendRequest{Title: "下書き", Targeting: anpi.Targeting{Users: []anpi.UserID{"noto"}}})
+	require.NoError(t, err)
+	_, err = e.svc.SendDraft(e.ctx, "admin", draft.ID)
+	require.NoError(t, err)
+	require.Len(t, h.handed, 3)
+	require.Equal(t, draft.ID, h.handed[2].SurveyID)
+}

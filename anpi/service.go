@@ -102,11 +102,12 @@ type Options struct {
 	//	svc, _ := anpi.New(st, &anpi.Options{OnEnqueue: func() { disp.Notify() }})
 	//	disp, _ = dispatch.New(st, &dispatch.Options{Renderer: svc, ...})
 	OnEnqueue func()
-	// Handoff, when set, takes the deliveries of auto-sends straight
-	// from their fan-out: each chunk's deliveries on channels the
-	// Handoff takes are enqueued already leased to it and handed over
-	// once the chunk commits, and their first render uses the users and
-	// contacts the fan-out read. A dispatch.Handoff given to the
+	// Handoff, when set, takes the deliveries of sends straight from the
+	// transaction that writes them: those on channels the Handoff takes
+	// are enqueued already leased to it and handed over once committed
+	// (each chunk of an auto-send's fan-out; a manual send or a draft
+	// sent), and the first render of an auto-send's uses the users and
+	// contacts its fan-out read. A dispatch.Handoff given to the
 	// dispatcher too is one:
 	//
 	//	h := dispatch.NewHandoff()

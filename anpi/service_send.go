@@ -38,6 +38,8 @@ type Started struct {
 	Recipients int     // users asked
 	Queued     int     // deliveries enqueued
 	NoContact  int     // recipients with no reachable contact (SkippedNoContact)
+
+	handed []*Delivery // leased to the Handoff, handed once committed
 }
 
 // StartSurvey starts a manual send for actor, in one transaction: the
@@ -86,8 +88,17 @@ func (s *Service) StartSurvey(ctx context.Context, actor UserID, req *SendReques
 	if err != nil {
 		return nil, fmt.Errorf("anpi: start survey %s: %w", id, err)
 	}
-	s.enqueued(out.Queued)
+	s.handOver(out)
 	return out, nil
+}
+
+// handOver tells the dispatcher of a committed send: its deliveries leased
+// to the Handoff, and OnEnqueue.
+func (s *Service) handOver(out *Started) {
+	if len(out.handed) > 0 {
+		s.handoff.Hand(out.handed)
+	}
+	s.enqueued(out.Queued)
 }
 
 // requestForm returns a snapshot of the form a request names, or of the
@@ -169,6 +180,9 @@ func (s *Service) start(ctx context.Context, tx Tx, actor UserID, req *SendReque
 			out.NoContact++
 		} else {
 			out.Queued++
+			if s.leaseToHandoff(d, now) {
+				out.handed = append(out.handed, d)
+			}
 		}
 		ds = append(ds, d)
 	}
