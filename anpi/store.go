@@ -137,6 +137,14 @@ type ConfigTx interface {
 	// PutSettings replaces the settings after validating them.
 	PutSettings(ctx context.Context, s Settings) error
 
+	// EngineState returns what the engine saved under name with
+	// PutEngineState (NotFound when nothing is).
+	EngineState(ctx context.Context, name string) ([]byte, error)
+	// PutEngineState saves data under name (CheckEngineStateName),
+	// replacing what was there; empty data removes it. The names are the
+	// engine's own: the Service keeps its held sends under "rules.holds".
+	PutEngineState(ctx context.Context, name string, data []byte) error
+
 	// PutForm creates or replaces a form after validating it.
 	PutForm(ctx context.Context, f *Form) error
 	// GetForm returns a form (NotFound when absent).
@@ -295,4 +303,22 @@ type TokenTx interface {
 	// RevokedAt they had, and are not counted again. An unknown survey is
 	// NotFound; a user without tokens revokes none.
 	RevokeAnswerTokens(ctx context.Context, s SurveyID, u UserID, at time.Time) (int, error)
+}
+
+// MaxEngineStateName is the longest name of an engine state.
+const MaxEngineStateName = 100
+
+// CheckEngineStateName returns InvalidArgument unless name can name an
+// engine state (ConfigTx.PutEngineState): 1 to MaxEngineStateName
+// printable ASCII characters.
+func CheckEngineStateName(name string) error {
+	if name == "" || len(name) > MaxEngineStateName {
+		return Errorf(InvalidArgument, "anpi: engine state name %q: 1 to %d characters", name, MaxEngineStateName)
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c > '~' {
+			return Errorf(InvalidArgument, "anpi: engine state name %q: printable ASCII only", name)
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"slices"
 
 	"github.com/anpikit/anpi/anpi"
 )
@@ -23,6 +24,35 @@ func (t *tx) PutSettings(ctx context.Context, s anpi.Settings) error {
 	old := t.d.settings
 	t.d.settings = s
 	t.undo = append(t.undo, func() { t.d.settings = old })
+	return nil
+}
+
+func (t *tx) EngineState(ctx context.Context, name string) ([]byte, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	if err := anpi.CheckEngineStateName(name); err != nil {
+		return nil, wrap("engine state", err)
+	}
+	data, ok := t.d.engine[name]
+	if !ok {
+		return nil, anpi.Errorf(anpi.NotFound, "memstore: engine state %q: none saved", name)
+	}
+	return slices.Clone(data), nil
+}
+
+func (t *tx) PutEngineState(ctx context.Context, name string, data []byte) error {
+	if err := t.beginWrite(ctx); err != nil {
+		return err
+	}
+	if err := anpi.CheckEngineStateName(name); err != nil {
+		return wrap("put engine state", err)
+	}
+	if len(data) == 0 {
+		del(t, t.d.engine, name)
+		return nil
+	}
+	put(t, t.d.engine, name, slices.Clone(data))
 	return nil
 }
 

@@ -51,6 +51,7 @@ type data struct {
 	userContacts map[anpi.UserID][]anpi.ContactID // sorted; replaced, never appended to in place
 
 	settings  anpi.Settings
+	engine    map[string][]byte // EngineState, by name
 	forms     map[anpi.FormID]*anpi.Form
 	templates map[anpi.TemplateID]*anpi.Template
 	rules     map[string]*anpi.RuleRecord
@@ -126,6 +127,7 @@ func New(opts *Options) *Store {
 		contacts:         map[anpi.ContactID]*anpi.Contact{},
 		userContacts:     map[anpi.UserID][]anpi.ContactID{},
 		forms:            map[anpi.FormID]*anpi.Form{},
+		engine:           map[string][]byte{},
 		templates:        map[anpi.TemplateID]*anpi.Template{},
 		rules:            map[string]*anpi.RuleRecord{},
 		surveys:          map[anpi.SurveyID]*anpi.Survey{},

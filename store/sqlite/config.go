@@ -35,6 +35,42 @@ func (t *tx) PutSettings(ctx context.Context, s anpi.Settings) error {
 	return err
 }
 
+// engineKey is the config key of the engine state name.
+func engineKey(name string) string { return "engine:" + name }
+
+func (t *tx) EngineState(ctx context.Context, name string) ([]byte, error) {
+	if err := t.begin(ctx); err != nil {
+		return nil, err
+	}
+	if err := anpi.CheckEngineStateName(name); err != nil {
+		return nil, wrap("engine state", err)
+	}
+	var data []byte
+	ok, err := t.one(ctx, "engine state", "SELECT data FROM config WHERE key = ?", []any{engineKey(name)}, &data)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, anpi.Errorf(anpi.NotFound, "sqlite: engine state %q: none saved", name)
+	}
+	return data, nil
+}
+
+func (t *tx) PutEngineState(ctx context.Context, name string, data []byte) error {
+	if err := t.beginWrite(ctx); err != nil {
+		return err
+	}
+	if err := anpi.CheckEngineStateName(name); err != nil {
+		return wrap("put engine state", err)
+	}
+	if len(data) == 0 {
+		_, err := t.exec(ctx, "put engine state", "DELETE FROM config WHERE key = ?", engineKey(name))
+		return err
+	}
+	_, err := t.exec(ctx, "put engine state", "INSERT OR REPLACE INTO config (key, data) VALUES (?, ?)", engineKey(name), data)
+	return err
+}
+
 // putByID stores a JSON document under an ID in table.
 func (t *tx) putByID(ctx context.Context, op, table, id string, v any) error {
 	data, err := encode(op, v)

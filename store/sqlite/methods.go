@@ -138,6 +138,16 @@ func (s *Store) Settings(ctx context.Context) (anpi.Settings, error) {
 	return view(s, ctx, func(t *tx) (anpi.Settings, error) { return t.Settings(ctx) })
 }
 
+// EngineState implements anpi.ConfigTx.
+func (s *Store) EngineState(ctx context.Context, name string) ([]byte, error) {
+	return view(s, ctx, func(t *tx) ([]byte, error) { return t.EngineState(ctx, name) })
+}
+
+// PutEngineState implements anpi.ConfigTx.
+func (s *Store) PutEngineState(ctx context.Context, name string, data []byte) error {
+	return s.update(ctx, func(t *tx) error { return t.PutEngineState(ctx, name, data) })
+}
+
 // PutSettings implements anpi.ConfigTx.
 func (s *Store) PutSettings(ctx context.Context, st anpi.Settings) error {
 	return s.update(ctx, func(t *tx) error { return t.PutSettings(ctx, st) })

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"encoding/json"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +26,55 @@ func testSettings(t *testing.T, st anpi.Store) {
 	got, err = st.Settings(ctx)
 	require.NoError(t, err)
 	require.Equal(t, anpi.Settings{}, got)
+}
+
+// testEngineState: named blobs the engine saves, apart from each other and
+// from the settings; empty data removes one.
+func testEngineState(t *testing.T, st anpi.Store) {
+	ctx := t.Context()
+	_, err := st.EngineState(ctx, "rules.holds")
+	requireCode(t, anpi.NotFound, err, "never saved")
+	holds := []byte(`{"version":1,"records":[]}` + "\x00\xff") // any bytes
+	require.NoError(t, st.PutEngineState(ctx, "rules.holds", holds))
+	require.NoError(t, st.PutEngineState(ctx, "other", []byte("x")))
+	require.NoError(t, st.PutSettings(ctx, anpi.Settings{ManagersMaySend: true}))
+	got, err := st.EngineState(ctx, "rules.holds")
+	require.NoError(t, err)
+	require.Equal(t, holds, got)
+	got[0] = 'X' // the caller's copy
+	got, err = st.EngineState(ctx, "rules.holds")
+	require.NoError(t, err)
+	require.Equal(t, holds, got)
+	require.NoError(t, st.PutEngineState(ctx, "rules.holds", []byte("v2")))
+	got, err = st.EngineState(ctx, "rules.holds")
+	require.NoError(t, err)
+	require.Equal(t, []byte("v2"), got)
+	err = st.InTx(ctx, func(tx anpi.Tx) error {
+		if err := tx.PutEngineState(ctx, "rules.holds", []byte("rolled back")); err != nil {
+			return err
+		}
+		return anpi.Errorf(anpi.InvalidArgument, "test: roll back")
+	})
+	requireCode(t, anpi.InvalidArgument, err)
+	got, err = st.EngineState(ctx, "rules.holds")
+	require.NoError(t, err)
+	require.Equal(t, []byte("v2"), got, "a transaction that failed saved nothing")
+
+	require.NoError(t, st.PutEngineState(ctx, "rules.holds", nil))
+	_, err = st.EngineState(ctx, "rules.holds")
+	requireCode(t, anpi.NotFound, err, "empty data removes it")
+	require.NoError(t, st.PutEngineState(ctx, "rules.holds", nil), "removing what is not there")
+	got, err = st.EngineState(ctx, "other")
+	require.NoError(t, err)
+	require.Equal(t, []byte("x"), got)
+	s, err := st.Settings(ctx)
+	require.NoError(t, err)
+	require.True(t, s.ManagersMaySend)
+	for _, bad := range []string{"", "has space", "改行", strings.Repeat("n", anpi.MaxEngineStateName+1)} {
+		requireCode(t, anpi.InvalidArgument, st.PutEngineState(ctx, bad, []byte("x")), "name "+strconv.Quote(bad))
+		_, err := st.EngineState(ctx, bad)
+		requireCode(t, anpi.InvalidArgument, err, "name "+strconv.Quote(bad))
+	}
 }
 
 func customForm() *anpi.Form {

@@ -31,6 +31,7 @@ func checks() []check {
 		{"GetUsers", testGetUsers},
 		{"AdminViewPrivacy", testAdminViewPrivacy},
 		{"Settings", testSettings},
+		{"EngineState", testEngineState},
 		{"Forms", testForms},
 		{"Templates", testTemplates},
 		{"Rules", testRules},
