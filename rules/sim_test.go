@@ -229,6 +229,48 @@ func TestStatePersistence(t *testing.T) {
 	require.Equal(t, 2, zero.Len())
 }
 
+// MarshalHolds keeps only the held sends, which a restored state releases
+// as the original would; without a hold it writes no record.
+func TestStateHolds(t *testing.T) {
+	rule := quakeRule("q", "5+")
+	held := quakeRule("held", "6+")
+	held.Options.Hold = 10 * time.Minute
+	rs := []Rule{rule, held}
+	ix := noto(t)
+	tr := jma.NewTracker(nil)
+	st := NewState(nil)
+	none, err := st.MarshalHolds()
+	require.NoError(t, err)
+	a1 := fixture(t, "vxse51_event_a_1.xml")
+	now := a1.Control.DateTime
+	st.Evaluate(tr.Apply(a1), rs, ix, now)
+
+	b, err := st.MarshalHolds()
+	require.NoError(t, err)
+	var in stateJSON
+	require.NoError(t, json.Unmarshal(b, &in))
+	require.Len(t, in.Records, 1, "only the held one")
+	require.Equal(t, "held", in.Records[0].Rule)
+	require.NotNil(t, in.Records[0].Pending)
+	require.Empty(t, in.Series)
+	again, err := st.MarshalHolds()
+	require.NoError(t, err)
+	require.Equal(t, b, again, "equal holds, equal bytes")
+
+	back := NewState(nil)
+	require.NoError(t, json.Unmarshal(b, back))
+	due, ok := back.NextDue()
+	require.True(t, ok)
+	require.Equal(t, now.Add(10*time.Minute), due)
+	require.Empty(t, back.Due(now.Add(9*time.Minute)))
+	rel := back.Due(now.Add(10 * time.Minute))
+	require.Len(t, rel, 1)
+	require.Equal(t, []string{"twice", "wajima"}, sorted(rel[0]))
+	released, err := back.MarshalHolds()
+	require.NoError(t, err)
+	require.Equal(t, none, released, "nothing held once released")
+}
+
 func TestStateMemoryIsBounded(t *testing.T) {
 	ix := noto(t)
 	st := NewState(&StateOptions{MaxRecords: 10, EventTTL: time.Hour})

@@ -57,11 +57,25 @@ type markJSON struct {
 // MarshalJSON writes the state: per (rule, event) the IDs already reached
 // and any held send, and the suppression series. Records are sorted, so
 // equal states give equal bytes.
-func (s *State) MarshalJSON() ([]byte, error) {
+func (s *State) MarshalJSON() ([]byte, error) { return s.marshal(false) }
+
+// MarshalHolds writes the part of the state that nothing else can restore:
+// the (rule, event) records with a held send, each with the IDs it reached
+// or holds, and no series. UnmarshalJSON reads it. A caller whose sends
+// are durable elsewhere (the anpi Service's survey recipients) saves this
+// after every change, so held sends outlive a restart; equal holds give
+// equal bytes.
+func (s *State) MarshalHolds() ([]byte, error) { return s.marshal(true) }
+
+// marshal writes the state, or only its records with a held send.
+func (s *State) marshal(holdsOnly bool) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := stateJSON{Version: 1, Records: []recordJSON{}}
 	for _, r := range s.recs {
+		if holdsOnly && r.pending == nil {
+			continue
+		}
 		j := recordJSON{Rule: r.rule, Event: r.event, Drill: r.drill, First: r.first, Last: r.last,
 			Direct: sortedKeys(r.direct), AdminsNotified: r.adminsNotified, Observed: r.observed, Regions: sortedKeys(r.regions)}
 		if r.sentIDs != nil {
@@ -100,6 +114,9 @@ func (s *State) MarshalJSON() ([]byte, error) {
 		return 0
 	})
 	for _, m := range s.series {
+		if holdsOnly {
+			break
+		}
 		out.Series = append(out.Series, markJSON{Rule: m.rule, Region: m.region, Drill: m.drill, Level: m.level, Value: m.value, At: m.at, Until: m.until, Event: m.event})
 	}
 	slices.SortFunc(out.Series, func(a, b markJSON) int {
