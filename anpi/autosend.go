@@ -106,6 +106,10 @@ func (s *Service) Tick(ctx context.Context) ([]Effect, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if err := s.loadHoldsLocked(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	defer s.saveHoldsLocked(ctx)
 	for _, d := range s.state.Due(now) {
 		eff, err := s.actOrQueue(ctx, d, s.rules[d.Rule], now)
 		if err != nil {
@@ -133,6 +137,9 @@ func (s *Service) Preload(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.loadRules(ctx); err != nil {
+		return err
+	}
+	if err := s.loadHoldsLocked(ctx); err != nil {
 		return err
 	}
 	err := s.syncDirectory(ctx)
@@ -207,6 +214,10 @@ func (s *Service) processLocked(ctx context.Context, rep *jma.Report, now time.T
 		}
 		defer func() { s.dir = nil }() // a snapshot for this report only
 	}
+	if err := s.loadHoldsLocked(ctx); err != nil {
+		return nil, false, err
+	}
+	defer s.saveHoldsLocked(ctx)
 	u := s.tracker.Apply(rep)
 	ds := s.state.Evaluate(u, rs, s.ix, now)
 	out = &Outcome{Report: rep, Event: u.Key, Change: u.Change, Decisions: ds}

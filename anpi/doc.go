@@ -52,7 +52,9 @@
 // twice. A 取消 cancels what is unsent and queues a short correction
 // (CorrectionRound) to those already sent to; 訓練 documents make drill
 // surveys only for rules that opt in; 試験 documents never send. Held sends
-// wait in the rules.State until Tick releases them.
+// wait in the rules.State until Tick releases them; they are saved in the
+// store (Store.PutEngineState, "rules.holds") whenever they change, and a
+// restarted Service restores them before its first document or tick.
 //
 // Render turns a delivery the dispatcher claimed into a channel.Message:
 // the recipient's address on the channel, the survey's template in his

@@ -158,6 +158,7 @@ type Service struct {
 	mu      sync.Mutex // serializes documents, ticks and the state below
 	tracker *jma.Tracker
 	state   *rules.State
+	holds   savedHolds // the held sends of state, as saved in the store (holds.go)
 	ix      *rules.Index
 	regions map[UserID]string // registered regions per indexed user, joined, to detect changes
 	groups  map[string][]UserID
