@@ -157,7 +157,7 @@ func (s *Service) SendDraft(ctx context.Context, actor UserID, id SurveyID, test
 		if test {
 			sent = nil // the draft stays; the test is a survey of its own
 		}
-		out, err = s.start(ctx, tx, actor, req, svID, d.Form.Clone(), sent, now)
+		out, err = s.start(ctx, tx, az, who, req, svID, d.Form.Clone(), sent, now)
 		return err
 	})
 	if err != nil {

@@ -82,7 +82,11 @@ func (s *Service) StartSurvey(ctx context.Context, actor UserID, req *SendReques
 		if err != nil {
 			return err
 		}
-		out, err = s.start(ctx, tx, actor, req, id, form, nil, now)
+		az, who, err := s.authorizer(ctx, tx, actor)
+		if err != nil {
+			return err
+		}
+		out, err = s.start(ctx, tx, az, who, req, id, form, nil, now)
 		return err
 	})
 	if err != nil {
@@ -110,21 +114,19 @@ func (s *Service) requestForm(ctx context.Context, tx Tx, req *SendRequest) (*Fo
 	return tx.GetForm(ctx, req.FormID)
 }
 
-// start carries out a send in tx: the permission checks, the survey (a
-// test send when req.TestTo is set) with form, its recipients and one
-// delivery each, and the audit entry. When draft is set, the survey is
-// that draft, sent: it keeps its ID and creation.
-func (s *Service) start(ctx context.Context, tx Tx, actor UserID, req *SendRequest, id SurveyID, form *Form, draft *Survey, now time.Time) (*Started, error) {
+// start carries out a send by who (read with az by authorizer) in tx: the
+// permission checks, the survey (a test send when req.TestTo is set) with
+// form, its recipients and one delivery each, and the audit entry. When
+// draft is set, the survey is that draft, sent: it keeps its ID and
+// creation.
+func (s *Service) start(ctx context.Context, tx Tx, az *Authorizer, who Actor, req *SendRequest, id SurveyID, form *Form, draft *Survey, now time.Time) (*Started, error) {
 	test := len(req.TestTo) > 0
 	kind := ManualSurvey
 	if test {
 		kind = TestSurvey
 	}
+	actor := who.User.ID
 	out := &Started{}
-	az, who, err := s.authorizer(ctx, tx, actor)
-	if err != nil {
-		return nil, err
-	}
 	if req.TemplateID != "" && req.Legacy == nil {
 		if _, err := tx.GetTemplate(ctx, req.TemplateID); err != nil {
 			return nil, err
